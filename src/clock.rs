@@ -1,0 +1,185 @@
+//! Time, as the flow sees it.
+//!
+//! Deadlines and poll gaps are measured on a monotonic clock, so a board whose
+//! wall clock jumps by years when NTP first syncs neither gives up early nor
+//! waits forever. Wall-clock time is used only for expiries that are stored.
+//!
+//! Both are behind the [`Clock`] trait so that tests of a 15-minute flow run in
+//! milliseconds: [`ManualClock`] advances instantly when asked to sleep.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A source of monotonic time, wall-clock time and sleep.
+///
+/// The default is [`SystemClock`]. Implement it (or use [`ManualClock`]) to run
+/// long flows in tests without waiting.
+pub trait Clock: Send + Sync {
+    /// The monotonic time now: used for every deadline and poll interval.
+    fn now(&self) -> Instant;
+    /// The wall-clock time now: used only for token expiries that are stored.
+    fn wall(&self) -> SystemTime;
+    /// Blocks the calling thread for `duration` (a fake clock advances instead).
+    ///
+    /// The flow never asks for more than a short slice at a time, so that
+    /// cancellation is noticed promptly.
+    fn sleep(&self, duration: Duration);
+}
+
+/// The real clocks of the operating system and `std::thread::sleep`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// A clock that only moves when told to, or when someone sleeps on it.
+///
+/// Cloning shares the same time, so a test can hand one clone to the client and
+/// another to a [test authority](crate::test_authority) and both see the same
+/// (fast-forwarded) time.
+///
+/// ```
+/// use devicecode::{Clock, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let start = clock.now();
+/// clock.sleep(Duration::from_secs(900)); // returns at once
+/// assert_eq!(clock.now() - start, Duration::from_secs(900));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    inner: Arc<ManualInner>,
+}
+
+#[derive(Debug)]
+struct ManualInner {
+    base: Instant,
+    wall_base: SystemTime,
+    state: Mutex<ManualState>,
+}
+
+#[derive(Debug, Default)]
+struct ManualState {
+    elapsed: Duration,
+    // Wall-clock offset from the monotonic elapsed time, to simulate jumps.
+    wall_jump: i128,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    /// A clock starting at the real "now" of both clocks.
+    pub fn new() -> Self {
+        ManualClock {
+            inner: Arc::new(ManualInner {
+                base: Instant::now(),
+                wall_base: SystemTime::now(),
+                state: Mutex::new(ManualState::default()),
+            }),
+        }
+    }
+
+    /// Moves both clocks forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut state = self.lock();
+        state.elapsed = state.elapsed.saturating_add(by);
+    }
+
+    /// Moves only the wall clock, by `seconds` (negative goes back), as NTP
+    /// does on a board that booted in 1970. Monotonic time is unaffected.
+    pub fn jump_wall_clock(&self, seconds: i64) {
+        let mut state = self.lock();
+        state.wall_jump += i128::from(seconds) * 1_000_000_000;
+    }
+
+    /// Monotonic time elapsed since the clock was made.
+    pub fn elapsed(&self) -> Duration {
+        self.lock().elapsed
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        let elapsed = self.lock().elapsed;
+        self.inner
+            .base
+            .checked_add(elapsed)
+            .unwrap_or(self.inner.base)
+    }
+
+    fn wall(&self) -> SystemTime {
+        let state = self.lock();
+        let nanos = state.elapsed.as_nanos() as i128 + state.wall_jump;
+        let magnitude = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).unwrap_or(u64::MAX));
+        let moved = if nanos >= 0 {
+            self.inner.wall_base.checked_add(magnitude)
+        } else {
+            self.inner.wall_base.checked_sub(magnitude)
+        };
+        moved.unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.advance(duration);
+        // Let other threads (a test server, a canceller) run between slices.
+        std::thread::yield_now();
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+    fn wall(&self) -> SystemTime {
+        (**self).wall()
+    }
+    fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_jump_does_not_move_monotonic_time() {
+        let clock = ManualClock::new();
+        let (mono, wall) = (clock.now(), clock.wall());
+        clock.jump_wall_clock(-3600);
+        assert_eq!(clock.now(), mono);
+        assert_eq!(wall.duration_since(clock.wall()).ok(), Some(Duration::from_secs(3600)));
+        clock.sleep(Duration::from_secs(10));
+        assert_eq!(clock.now() - mono, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn clones_share_time() {
+        let a = ManualClock::new();
+        let b = a.clone();
+        a.advance(Duration::from_secs(5));
+        assert_eq!(b.elapsed(), Duration::from_secs(5));
+    }
+}
