@@ -132,7 +132,8 @@ impl Clock for ManualClock {
     fn wall(&self) -> SystemTime {
         let state = self.lock();
         let nanos = state.elapsed.as_nanos() as i128 + state.wall_jump;
-        let magnitude = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).unwrap_or(u64::MAX));
+        let magnitude =
+            Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).unwrap_or(u64::MAX));
         let moved = if nanos >= 0 {
             self.inner.wall_base.checked_add(magnitude)
         } else {
@@ -170,7 +171,10 @@ mod tests {
         let (mono, wall) = (clock.now(), clock.wall());
         clock.jump_wall_clock(-3600);
         assert_eq!(clock.now(), mono);
-        assert_eq!(wall.duration_since(clock.wall()).ok(), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            wall.duration_since(clock.wall()).ok(),
+            Some(Duration::from_secs(3600))
+        );
         clock.sleep(Duration::from_secs(10));
         assert_eq!(clock.now() - mono, Duration::from_secs(10));
     }

@@ -1,0 +1,352 @@
+//! The public client: configuration, and the two steps of a sign-in.
+
+use crate::authority::{Authority, Endpoints, OIDC_SCOPES};
+use crate::cancel::CancelHandle;
+use crate::clock::{Clock, SystemClock};
+use crate::device_flow::{self, DeviceFlow, WaitContext};
+use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
+use crate::error::{Error, ErrorKind};
+use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
+use crate::token_response::Token;
+use log::debug;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// A public (secretless) OAuth client that signs a device in with the device
+/// authorization grant.
+///
+/// One `PublicClient` owns one HTTP agent, so every request of a sign-in
+/// (code, polls, token) travels over one kept-alive TLS connection.
+///
+/// ```no_run
+/// use devicecode::{Authority, CancelHandle, PublicClient};
+///
+/// let app = PublicClient::builder("11111111-2222-3333-4444-555555555555")
+///     .authority(Authority::entra("contoso.onmicrosoft.com")?)
+///     .build()?;
+/// let flow = app.start_device_flow(&["User.Read"])?; // one request
+/// app.display(&flow)?;                               // prints the code
+/// let token = app.wait_for_token(&flow, &CancelHandle::new())?;
+/// println!("signed in as {}", token.account().map_or("?", |a| a.username()));
+/// # Ok::<(), devicecode::Error>(())
+/// ```
+pub struct PublicClient {
+    client_id: String,
+    authority: Authority,
+    http: Http,
+    clock: Arc<dyn Clock>,
+    display: Box<dyn CodeDisplay>,
+    // Discovery runs once per client; Entra and explicit endpoints never need it.
+    endpoints: Mutex<Option<Endpoints>>,
+}
+
+impl std::fmt::Debug for PublicClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicClient")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicClient {
+    /// Starts configuring a client for the application (client) id.
+    pub fn builder(client_id: impl Into<String>) -> PublicClientBuilder {
+        PublicClientBuilder {
+            client_id: client_id.into(),
+            authority: None,
+            http: HttpSettings::default(),
+            clock: None,
+            display: None,
+            error: None,
+        }
+    }
+
+    /// The application (client) id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Where this client signs in.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Step 1: asks the server for a device code.
+    ///
+    /// For Entra ID, `openid profile offline_access` are added to `scopes` (as
+    /// MSAL does) so that the answer carries an id_token and a refresh token.
+    /// For an Entra authority this is the first and only request before the
+    /// code can be shown; an issuer authority first reads its discovery
+    /// document (once per client).
+    pub fn start_device_flow(&self, scopes: &[&str]) -> Result<DeviceFlow, Error> {
+        let endpoints = self.endpoints()?;
+        device_flow::request_code(
+            &self.http,
+            &endpoints.device_authorization,
+            &endpoints.token,
+            &self.client_id,
+            self.request_scopes(scopes),
+            self.clock.as_ref(),
+        )
+    }
+
+    /// Shows the code with the configured [`CodeDisplay`] (stdout by default).
+    pub fn display(&self, flow: &DeviceFlow) -> Result<(), Error> {
+        self.display.show(flow).map_err(|e| {
+            Error::new(
+                ErrorKind::Display,
+                format!("the device code could not be shown: {e}"),
+            )
+            .with_source(e)
+        })
+    }
+
+    /// Step 2: polls until the person signs in, declines, or the code expires,
+    /// or until `cancel` is triggered. The display hears how it ended.
+    pub fn wait_for_token(&self, flow: &DeviceFlow, cancel: &CancelHandle) -> Result<Token, Error> {
+        self.wait(flow, cancel, None)
+    }
+
+    /// As [`wait_for_token`](Self::wait_for_token), giving up with
+    /// [`ErrorKind::TimedOut`] after `limit` (monotonic time).
+    pub fn wait_for_token_with_timeout(
+        &self,
+        flow: &DeviceFlow,
+        cancel: &CancelHandle,
+        limit: Duration,
+    ) -> Result<Token, Error> {
+        self.wait(flow, cancel, Some(limit))
+    }
+
+    /// Both steps: requests a code, shows it, and waits.
+    pub fn sign_in_with_device_code(
+        &self,
+        scopes: &[&str],
+        cancel: &CancelHandle,
+    ) -> Result<Token, Error> {
+        let flow = self.start_device_flow(scopes)?;
+        self.display(&flow)?;
+        self.wait_for_token(&flow, cancel)
+    }
+
+    fn wait(
+        &self,
+        flow: &DeviceFlow,
+        cancel: &CancelHandle,
+        limit: Option<Duration>,
+    ) -> Result<Token, Error> {
+        let ctx = WaitContext {
+            http: &self.http,
+            clock: self.clock.as_ref(),
+            client_id: &self.client_id,
+            environment: self.authority.environment(),
+            client_info: self.authority.is_entra(),
+        };
+        let result = device_flow::wait(&ctx, flow, cancel, limit);
+        match &result {
+            Ok(token) => self.display.finished(&Outcome::SignedIn(token.account())),
+            Err(error) => self.display.finished(&Outcome::Failed(error)),
+        }
+        result
+    }
+
+    /// The scopes to send: Entra gets MSAL's OpenID scopes added; other
+    /// servers get exactly what was asked (many reject unknown scopes).
+    fn request_scopes(&self, scopes: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let extra: &[&str] = if self.authority.is_entra() {
+            &OIDC_SCOPES
+        } else {
+            &[]
+        };
+        for scope in scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .chain(extra.iter().copied())
+        {
+            if !out.iter().any(|have| have.eq_ignore_ascii_case(scope)) {
+                out.push(scope.to_string());
+            }
+        }
+        out
+    }
+
+    fn endpoints(&self) -> Result<Endpoints, Error> {
+        if let Some(known) = self.authority.known_endpoints() {
+            return Ok(known);
+        }
+        let mut cached = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(endpoints) = cached.as_ref() {
+            return Ok(endpoints.clone());
+        }
+        let endpoints = self.discover()?;
+        *cached = Some(endpoints.clone());
+        Ok(endpoints)
+    }
+
+    /// Reads the OpenID Connect discovery document, then the RFC 8414 one.
+    fn discover(&self) -> Result<Endpoints, Error> {
+        let Some((issuer, urls)) = self.authority.discovery_urls() else {
+            return Err(Error::config("this authority has no discovery document"));
+        };
+        let mut last_error = None;
+        for url in urls {
+            let reply = self.http.get(&url)?;
+            if reply.status == 404 {
+                debug!("no discovery document at {url}");
+                last_error = Some(Error::config(format!(
+                    "the issuer '{issuer}' publishes no discovery document (HTTP 404 at {url}); check the issuer URL or give the endpoints explicitly"
+                )));
+                continue;
+            }
+            let doc =
+                device_flow::read_answer(&reply, "discovery document", "the discovery request")?;
+            let named = doc.str("issuer")?.unwrap_or("");
+            if named.trim_end_matches('/') != issuer {
+                return Err(Error::invalid(format!(
+                    "the discovery document at {url} names the issuer '{named}', not '{issuer}': refusing to use it"
+                )));
+            }
+            let device = doc.str("device_authorization_endpoint")?.ok_or_else(|| {
+                Error::config(format!(
+                    "the issuer '{issuer}' does not advertise a device_authorization_endpoint: it may not support the device flow; give the endpoints explicitly if it does"
+                ))
+            })?;
+            let token = doc.required_str("token_endpoint")?;
+            check_server_url(device, "device_authorization_endpoint")?;
+            check_server_url(token, "token_endpoint")?;
+            return Ok(Endpoints {
+                device_authorization: device.to_string(),
+                token: token.to_string(),
+            });
+        }
+        Err(last_error.unwrap_or_else(|| Error::config("no discovery document was found")))
+    }
+}
+
+/// Configures a [`PublicClient`]. Errors in the settings are reported by
+/// [`build`](Self::build).
+pub struct PublicClientBuilder {
+    client_id: String,
+    authority: Option<Authority>,
+    http: HttpSettings,
+    clock: Option<Arc<dyn Clock>>,
+    display: Option<Box<dyn CodeDisplay>>,
+    error: Option<Error>,
+}
+
+impl std::fmt::Debug for PublicClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicClientBuilder {
+    /// Where to sign in. Defaults to `Authority::entra("organizations")`
+    /// (work and school accounts of any tenant).
+    pub fn authority(mut self, authority: Authority) -> Self {
+        self.authority = Some(authority);
+        self
+    }
+
+    /// How the code is shown. Defaults to [`StdoutDisplay`].
+    pub fn display(mut self, display: impl CodeDisplay + 'static) -> Self {
+        self.display = Some(Box::new(display));
+        self
+    }
+
+    /// The clock used for deadlines, intervals and expiries. Defaults to
+    /// [`SystemClock`]; tests pass a [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Time allowed to open a connection, TLS included (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed to send a request and to receive an answer (default 30 s each).
+    pub fn io_timeout(mut self, timeout: Duration) -> Self {
+        self.http.io_timeout = timeout;
+        self
+    }
+
+    /// Sends every request through this proxy (`http://host:port`,
+    /// `socks5://…` is not supported). By default `HTTPS_PROXY`, `ALL_PROXY`
+    /// and `NO_PROXY` are read from the environment.
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.http.proxy = ProxySetting::Url(url.to_string());
+        self
+    }
+
+    /// Connects directly, ignoring proxy settings in the environment.
+    pub fn no_proxy(mut self) -> Self {
+        self.http.proxy = ProxySetting::Direct;
+        self
+    }
+
+    /// Trusts the root certificates of a PEM bundle in addition to the
+    /// bundled ones: for a TLS-inspecting corporate proxy or a test authority.
+    /// Every certificate of the bundle is used; a bundle with none, or with
+    /// one that cannot be a root, fails [`build`](Self::build).
+    pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.add_roots(pem.as_ref());
+        self
+    }
+
+    /// Trusts only the root certificates of this PEM bundle (the bundled
+    /// roots are dropped); may be called more than once to add bundles.
+    pub fn only_root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.http.replace_roots = true;
+        self.add_roots(pem.as_ref());
+        self
+    }
+
+    fn add_roots(&mut self, pem: &[u8]) {
+        match parse_root_pem(pem) {
+            Ok(certs) => self.http.extra_roots.extend(certs),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Checks the settings and makes the client.
+    pub fn build(self) -> Result<PublicClient, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let client_id = self.client_id.trim().to_string();
+        if client_id.is_empty()
+            || client_id
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::config(
+                "the client id is empty or has spaces: give the application (client) id of the app registration",
+            ));
+        }
+        let authority = match self.authority {
+            Some(authority) => authority,
+            None => Authority::entra("organizations")?,
+        };
+        Ok(PublicClient {
+            client_id,
+            authority,
+            http: Http::new(&self.http)?,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            display: self.display.unwrap_or_else(|| Box::new(StdoutDisplay)),
+            endpoints: Mutex::new(None),
+        })
+    }
+}

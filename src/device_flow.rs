@@ -1,0 +1,722 @@
+//! The device authorization grant itself (RFC 8628): asking for a code
+//! (step 1) and polling the token endpoint until the person decides (step 2).
+//!
+//! Every decision about a poll answer is made in [`decide`]; every decision
+//! about when to poll next is made in [`wait`].
+
+use crate::cancel::CancelHandle;
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, ServiceError};
+use crate::http::{Http, Reply, retry_after_delay};
+use crate::json::Object;
+use crate::secret::DeviceCode;
+use crate::token_response::Token;
+use log::{debug, info, warn};
+use std::time::{Duration, Instant};
+
+/// The grant type of a device access token request.
+pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// RFC 8628 section 3.2: the interval when the server sends none.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// RFC 8628 section 3.5: what `slow_down` adds, for this and every later poll.
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// Used when a server forgets `expires_in` (Entra and most servers use 900).
+const DEFAULT_EXPIRES_IN: u64 = 900;
+/// Longer codes than this are treated as a server error, to keep time sane.
+const MAX_EXPIRES_IN: u64 = 24 * 3600;
+/// An interval beyond this would outlive any code; it is capped here.
+const MAX_INTERVAL: u64 = 3600;
+/// The longest sleep between two looks at the cancel flag and the deadline.
+const SLEEP_SLICE: Duration = Duration::from_millis(50);
+/// The longest gap between retries after transport failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A device code, issued and waiting for a person to enter it.
+///
+/// Returned by [`PublicClient::start_device_flow`](crate::PublicClient::start_device_flow);
+/// show it with a [`CodeDisplay`](crate::CodeDisplay), then hand it to
+/// [`wait_for_token`](crate::PublicClient::wait_for_token). All texts are
+/// stripped of control characters.
+#[derive(Debug, Clone)]
+pub struct DeviceFlow {
+    pub(crate) device_code: DeviceCode,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    message: String,
+    server_message: bool,
+    expires_in: Duration,
+    pub(crate) interval: Duration,
+    /// Monotonic time the code's lifetime is counted from (when we asked).
+    pub(crate) requested_at: Instant,
+    /// Monotonic time the answer arrived: the first poll waits from here.
+    pub(crate) received_at: Instant,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) token_endpoint: String,
+}
+
+impl DeviceFlow {
+    /// The short code the person types (e.g. `ABCD-EFGH`).
+    pub fn user_code(&self) -> &str {
+        &self.user_code
+    }
+    /// The page where the code is entered.
+    pub fn verification_uri(&self) -> &str {
+        &self.verification_uri
+    }
+    /// A page address with the code in it, when the server gives one: the
+    /// thing to put in a QR code.
+    pub fn verification_uri_complete(&self) -> Option<&str> {
+        self.verification_uri_complete.as_deref()
+    }
+    /// A sentence for the person: the server's (Entra sends one, localised)
+    /// or one composed from the address and the code.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// Whether [`message`](Self::message) came from the server.
+    pub fn message_from_server(&self) -> bool {
+        self.server_message
+    }
+    /// How long the code is valid, from when it was requested.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_in
+    }
+    /// The polling interval the server asked for.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+    /// The scopes requested (for Entra including `openid profile offline_access`).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The monotonic instant the code stops working.
+    pub fn expires_at(&self) -> Instant {
+        self.requested_at
+            .checked_add(self.expires_in)
+            .unwrap_or(self.requested_at)
+    }
+}
+
+/// Strips control characters (terminal escapes, bidi tricks aside) from text a
+/// server wants shown to a person.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Step 1: asks for a device code.
+pub(crate) fn request_code(
+    http: &Http,
+    device_endpoint: &str,
+    token_endpoint: &str,
+    client_id: &str,
+    scopes: Vec<String>,
+    clock: &dyn Clock,
+) -> Result<DeviceFlow, Error> {
+    let scope = scopes.join(" ");
+    let mut form = vec![("client_id", client_id)];
+    if !scope.is_empty() {
+        form.push(("scope", scope.as_str()));
+    }
+    let requested_at = clock.now();
+    let reply = http.post_form(device_endpoint, &form)?;
+    let received_at = clock.now();
+    let answer = read_answer(
+        &reply,
+        "device authorization answer",
+        "the device code request",
+    )?;
+    parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)
+}
+
+/// Turns an answer into a JSON object, or the error it stands for.
+/// Shared by step 1 and discovery; polls go through [`decide`] instead.
+pub(crate) fn read_answer(
+    reply: &Reply,
+    what: &'static str,
+    request: &str,
+) -> Result<Object, Error> {
+    if (300..400).contains(&reply.status) {
+        return Err(redirect_error(reply, request));
+    }
+    let transient = reply.status >= 500 || reply.status == 429;
+    let answer = match Object::parse(&reply.body, what) {
+        Ok(answer) => answer,
+        Err(e) if transient => {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "{request} failed: the server answered HTTP {}; try again later",
+                    reply.status
+                ),
+            )
+            .with_status(reply.status)
+            .retryable(true)
+            .with_source(e));
+        }
+        Err(e) if reply.looks_like_html() => return Err(html_error(reply, request).with_source(e)),
+        Err(e) => return Err(e.with_status(reply.status)),
+    };
+    if answer.has("error") {
+        let service = service_error(&answer, reply.status)?;
+        return Err(Error::service(
+            ErrorKind::Service,
+            format!("{request} was refused"),
+            service,
+        ));
+    }
+    if !(200..300).contains(&reply.status) {
+        return Err(Error::invalid(format!(
+            "{request} got HTTP {} without an OAuth error in the answer",
+            reply.status
+        ))
+        .with_status(reply.status));
+    }
+    Ok(answer)
+}
+
+fn redirect_error(reply: &Reply, request: &str) -> Error {
+    let to = reply.location.as_deref().unwrap_or("elsewhere");
+    Error::invalid(format!(
+        "{request} was answered with a redirect (HTTP {}) to {to}; redirects are not followed, so codes and tokens only go where configured: check the endpoint URL",
+        reply.status
+    ))
+    .with_status(reply.status)
+}
+
+fn html_error(reply: &Reply, request: &str) -> Error {
+    Error::new(
+        ErrorKind::Transport,
+        format!(
+            "{request} got a web page (HTTP {}) instead of an answer: a captive portal or a proxy is in the way; check the network",
+            reply.status
+        ),
+    )
+    .with_status(reply.status)
+    .retryable(true)
+}
+
+/// Reads the OAuth error fields of an answer that has `error`.
+pub(crate) fn service_error(answer: &Object, status: u16) -> Result<ServiceError, Error> {
+    Ok(ServiceError {
+        status,
+        error: answer.required_str("error")?.to_string(),
+        description: answer.str("error_description")?.map(printable),
+        error_codes: answer.numbers("error_codes"),
+        trace_id: answer.str("trace_id")?.map(str::to_string),
+        correlation_id: answer.str("correlation_id")?.map(str::to_string),
+        error_uri: answer.str("error_uri")?.map(str::to_string),
+        timestamp: answer.str("timestamp")?.map(str::to_string),
+    })
+}
+
+fn parse_device_answer(
+    answer: &Object,
+    scopes: Vec<String>,
+    token_endpoint: &str,
+    requested_at: Instant,
+    received_at: Instant,
+) -> Result<DeviceFlow, Error> {
+    let device_code = DeviceCode::new(answer.required_str("device_code")?);
+    let user_code = printable(answer.required_str("user_code")?);
+    // Google says `verification_url`; RFC 8628 says `verification_uri`.
+    let verification_uri = match answer.str("verification_uri")? {
+        Some(uri) => uri,
+        None => answer.required_str("verification_url").map_err(|_| {
+            Error::invalid("the device authorization answer has no 'verification_uri' (nor 'verification_url')")
+        })?,
+    };
+    let verification_uri = printable(verification_uri);
+    if user_code.is_empty() || verification_uri.is_empty() {
+        return Err(Error::invalid(
+            "the device authorization answer has an empty user code or verification address",
+        ));
+    }
+    let verification_uri_complete = answer
+        .str("verification_uri_complete")?
+        .or(answer.str("verification_url_complete")?)
+        .map(printable)
+        .filter(|s| !s.is_empty());
+    let expires_in = match answer.seconds("expires_in")? {
+        Some(0) => {
+            return Err(Error::invalid(
+                "the device authorization answer says the code expires in 0 seconds",
+            ));
+        }
+        Some(seconds) => seconds.min(MAX_EXPIRES_IN),
+        None => {
+            warn!(
+                "the device authorization answer has no expires_in; assuming {DEFAULT_EXPIRES_IN} s"
+            );
+            DEFAULT_EXPIRES_IN
+        }
+    };
+    // A zero interval would have us hammer the server; one second is the floor.
+    let interval = match answer.seconds("interval")? {
+        Some(seconds) => Duration::from_secs(seconds.clamp(1, MAX_INTERVAL)),
+        None => DEFAULT_INTERVAL,
+    };
+    let server_message = answer
+        .str("message")?
+        .map(printable)
+        .filter(|m| !m.is_empty());
+    let message = match &server_message {
+        Some(message) => message.clone(),
+        None => format!(
+            "To sign in, open {verification_uri} on a phone or computer and enter the code {user_code}."
+        ),
+    };
+    info!(
+        "device code issued: the code is valid for {expires_in} s, polling every {} s",
+        interval.as_secs()
+    );
+    Ok(DeviceFlow {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        message,
+        server_message: server_message.is_some(),
+        expires_in: Duration::from_secs(expires_in),
+        interval,
+        requested_at,
+        received_at,
+        scopes,
+        token_endpoint: token_endpoint.to_string(),
+    })
+}
+
+/// What one poll answer means for the flow.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// `authorization_pending`: ask again after the interval.
+    Pending,
+    /// `slow_down`: ask again, and add 5 s to the interval for good.
+    SlowDown,
+    /// The person approved.
+    SignedIn(Box<Token>),
+    /// The flow is over without tokens.
+    Stop(Error),
+    /// A transient failure: retry after a backoff, or after the server's
+    /// `Retry-After` when it gave one.
+    Retry(Error, Option<String>),
+}
+
+/// The one place a poll answer is judged (RFC 8628 section 3.5). The `error`
+/// field decides, whatever the HTTP status: GitHub-style servers send errors
+/// with HTTP 200.
+pub(crate) fn decide(
+    reply: Reply,
+    scopes: &[String],
+    environment: &str,
+    now: std::time::SystemTime,
+) -> Decision {
+    if (300..400).contains(&reply.status) {
+        return Decision::Stop(redirect_error(&reply, "the token request"));
+    }
+    let transient = reply.status >= 500 || reply.status == 429;
+    let answer = match Object::parse(&reply.body, "token answer") {
+        Ok(answer) => answer,
+        Err(e) if transient => {
+            let error = Error::new(
+                ErrorKind::Transport,
+                format!("the token endpoint answered HTTP {}", reply.status),
+            )
+            .with_status(reply.status)
+            .retryable(true)
+            .with_source(e);
+            return Decision::Retry(error, reply.retry_after);
+        }
+        // A captive portal can come and go while the person signs in.
+        Err(e) if reply.looks_like_html() => {
+            return Decision::Retry(
+                html_error(&reply, "the token request").with_source(e),
+                reply.retry_after,
+            );
+        }
+        Err(e) => return Decision::Stop(e.with_status(reply.status)),
+    };
+    if answer.has("error") {
+        let service = match service_error(&answer, reply.status) {
+            Ok(service) => service,
+            Err(e) => return Decision::Stop(e.with_status(reply.status)),
+        };
+        return match service.error.as_str() {
+            "authorization_pending" => Decision::Pending,
+            "slow_down" => Decision::SlowDown,
+            "access_denied" | "authorization_declined" => Decision::Stop(Error::service(
+                ErrorKind::Declined,
+                "the person declined the sign-in on the verification page; start a new sign-in to try again",
+                service,
+            )),
+            "expired_token" => Decision::Stop(Error::service(
+                ErrorKind::Expired,
+                "the code expired before anyone signed in; start a new sign-in",
+                service,
+            )),
+            _ => {
+                let error =
+                    Error::service(ErrorKind::Service, "the token request was refused", service);
+                if error.is_retryable() {
+                    Decision::Retry(error, reply.retry_after)
+                } else {
+                    Decision::Stop(error)
+                }
+            }
+        };
+    }
+    if transient {
+        let error = Error::new(
+            ErrorKind::Transport,
+            format!("the token endpoint answered HTTP {}", reply.status),
+        )
+        .with_status(reply.status)
+        .retryable(true);
+        return Decision::Retry(error, reply.retry_after);
+    }
+    if !(200..300).contains(&reply.status) {
+        return Decision::Stop(
+            Error::invalid(format!(
+                "the token endpoint answered HTTP {} without an OAuth error",
+                reply.status
+            ))
+            .with_status(reply.status),
+        );
+    }
+    match Token::from_answer(&answer, scopes, environment, now) {
+        Ok(token) => Decision::SignedIn(Box::new(token)),
+        Err(e) => Decision::Stop(e.with_status(reply.status)),
+    }
+}
+
+/// Everything the wait needs from the client.
+pub(crate) struct WaitContext<'a> {
+    pub http: &'a Http,
+    pub clock: &'a dyn Clock,
+    pub client_id: &'a str,
+    pub environment: &'a str,
+    /// Entra: ask for `client_info` so the account has a home id.
+    pub client_info: bool,
+}
+
+/// Step 2: polls until the person decides, the code expires, the caller's
+/// `limit` runs out or `cancel` is triggered.
+pub(crate) fn wait(
+    ctx: &WaitContext<'_>,
+    flow: &DeviceFlow,
+    cancel: &CancelHandle,
+    limit: Option<Duration>,
+) -> Result<Token, Error> {
+    let clock = ctx.clock;
+    let started = clock.now();
+    let code_deadline = flow.expires_at();
+    let caller_deadline = limit.and_then(|l| started.checked_add(l));
+    let mut interval = flow.interval;
+    let mut next_poll = flow
+        .received_at
+        .checked_add(interval)
+        .unwrap_or(code_deadline);
+    let mut failures: u32 = 0;
+    let mut last_failure: Option<Error> = None;
+    let mut polls: u32 = 0;
+    let mut jitter = Jitter::seeded(clock);
+
+    let mut form = vec![
+        ("grant_type", DEVICE_CODE_GRANT),
+        ("device_code", flow.device_code.secret()),
+        ("client_id", ctx.client_id),
+    ];
+    if ctx.client_info {
+        form.push(("client_info", "1"));
+    }
+
+    loop {
+        sleep_until(
+            clock,
+            next_poll,
+            code_deadline,
+            caller_deadline,
+            cancel,
+            limit,
+            last_failure.take(),
+        )?;
+        polls += 1;
+        let decision = match ctx.http.post_form(&flow.token_endpoint, &form) {
+            Ok(reply) => decide(reply, &flow.scopes, ctx.environment, clock.wall()),
+            Err(error) if error.is_retryable() => Decision::Retry(error, None),
+            Err(error) => Decision::Stop(error),
+        };
+        let now = clock.now();
+        match decision {
+            Decision::Pending => {
+                debug!("poll {polls}: authorization pending");
+                failures = 0;
+                next_poll = now.checked_add(interval).unwrap_or(code_deadline);
+            }
+            Decision::SlowDown => {
+                interval = interval.saturating_add(SLOW_DOWN_STEP);
+                debug!(
+                    "poll {polls}: slow_down, interval now {} s",
+                    interval.as_secs()
+                );
+                failures = 0;
+                next_poll = now.checked_add(interval).unwrap_or(code_deadline);
+            }
+            Decision::SignedIn(token) => {
+                info!("poll {polls}: signed in");
+                return Ok(*token);
+            }
+            Decision::Stop(error) => {
+                debug!("poll {polls}: stopping: {error}");
+                return Err(error);
+            }
+            Decision::Retry(error, retry_after) => {
+                failures = failures.saturating_add(1);
+                let advised = retry_after
+                    .as_deref()
+                    .and_then(|v| retry_after_delay(v, clock.wall()));
+                let delay =
+                    backoff(interval, failures, &mut jitter).max(advised.unwrap_or(Duration::ZERO));
+                warn!(
+                    "poll {polls} failed ({error}); retrying in {} ms",
+                    delay.as_millis()
+                );
+                last_failure = Some(error);
+                next_poll = now.checked_add(delay).unwrap_or(code_deadline);
+            }
+        }
+    }
+}
+
+/// Sleeps in short slices until `until`, watching the cancel flag and both
+/// deadlines. `last_failure` becomes the cause of an expiry it leads to.
+fn sleep_until(
+    clock: &dyn Clock,
+    until: Instant,
+    code_deadline: Instant,
+    caller_deadline: Option<Instant>,
+    cancel: &CancelHandle,
+    limit: Option<Duration>,
+    last_failure: Option<Error>,
+) -> Result<(), Error> {
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                "the wait for sign-in was cancelled",
+            ));
+        }
+        let now = clock.now();
+        if caller_deadline.is_some_and(|d| now >= d) {
+            let secs = limit.unwrap_or_default().as_secs();
+            return Err(Error::new(
+                ErrorKind::TimedOut,
+                format!("gave up waiting for sign-in after the caller's limit of {secs} s"),
+            ));
+        }
+        if now >= code_deadline {
+            let mut error = Error::new(
+                ErrorKind::Expired,
+                "the code expired before anyone signed in; start a new sign-in",
+            );
+            if let Some(cause) = last_failure {
+                error = Error::new(
+                    ErrorKind::Expired,
+                    format!("the code expired while the token endpoint could not be reached ({cause}); check the network and start a new sign-in"),
+                )
+                .with_source(cause);
+            }
+            return Err(error);
+        }
+        if now >= until {
+            return Ok(());
+        }
+        let mut wake = until.min(code_deadline);
+        if let Some(d) = caller_deadline {
+            wake = wake.min(d);
+        }
+        clock.sleep(wake.saturating_duration_since(now).min(SLEEP_SLICE));
+    }
+}
+
+/// Exponential backoff from the poll interval, capped, with ±20 % jitter so
+/// a fleet of devices that lost the network together does not return together.
+fn backoff(interval: Duration, failures: u32, jitter: &mut Jitter) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(6);
+    let base = interval.saturating_mul(factor).min(MAX_BACKOFF);
+    let spread = jitter.next_fraction() * 0.4 - 0.2;
+    base.mul_f64(1.0 + spread).max(interval)
+}
+
+/// A tiny xorshift generator: jitter needs spread, not secrecy.
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded(clock: &dyn Clock) -> Self {
+        let nanos = clock
+            .wall()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Jitter((nanos ^ u64::from(std::process::id()).rotate_left(32)) | 1)
+    }
+
+    fn next_fraction(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: Some("application/json".into()),
+            retry_after: None,
+            location: None,
+        }
+    }
+
+    fn decide_on(status: u16, body: &str) -> Decision {
+        decide(reply(status, body), &[], "h", SystemTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn the_error_field_decides_whatever_the_status() {
+        for status in [200, 400] {
+            assert!(matches!(
+                decide_on(status, r#"{"error":"authorization_pending"}"#),
+                Decision::Pending
+            ));
+            assert!(matches!(
+                decide_on(status, r#"{"error":"slow_down"}"#),
+                Decision::SlowDown
+            ));
+            for (error, kind) in [
+                ("access_denied", ErrorKind::Declined),
+                ("authorization_declined", ErrorKind::Declined),
+                ("expired_token", ErrorKind::Expired),
+                ("invalid_grant", ErrorKind::Service),
+                ("invalid_client", ErrorKind::Service),
+            ] {
+                let body = format!(r#"{{"error":"{error}"}}"#);
+                match decide_on(status, &body) {
+                    Decision::Stop(e) => assert_eq!(e.kind(), kind, "{error}"),
+                    other => panic!("{error}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transient_answers_are_retried() {
+        assert!(matches!(decide_on(503, "oops"), Decision::Retry(..)));
+        assert!(matches!(decide_on(502, "{}"), Decision::Retry(..)));
+        assert!(matches!(
+            decide_on(400, r#"{"error":"temporarily_unavailable"}"#),
+            Decision::Retry(..)
+        ));
+        let mut limited = reply(429, "");
+        limited.retry_after = Some("30".into());
+        match decide(limited, &[], "h", SystemTime::UNIX_EPOCH) {
+            Decision::Retry(e, after) => {
+                assert_eq!(after.as_deref(), Some("30"));
+                assert!(e.is_retryable());
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut portal = reply(200, "<html>Sign in to the Wi-Fi</html>");
+        portal.content_type = Some("text/html".into());
+        assert!(matches!(
+            decide(portal, &[], "h", SystemTime::UNIX_EPOCH),
+            Decision::Retry(..)
+        ));
+    }
+
+    #[test]
+    fn broken_and_redirected_answers_stop() {
+        for (status, body) in [
+            (200, "{not json"),
+            (200, "{}"),
+            (200, r#"{"access_token":7}"#),
+            (401, "{}"),
+            (302, ""),
+        ] {
+            match decide_on(status, body) {
+                Decision::Stop(e) => {
+                    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{status} {body}")
+                }
+                other => panic!("{status} {body}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decide_on(200, r#"{"access_token":"a"}"#),
+            Decision::SignedIn(_)
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_never_undercuts_the_interval() {
+        let clock = crate::ManualClock::new();
+        let mut jitter = Jitter::seeded(&clock);
+        let interval = Duration::from_secs(5);
+        for failures in 1..20 {
+            let d = backoff(interval, failures, &mut jitter);
+            assert!(d >= interval, "{failures}: {d:?}");
+            assert!(d <= MAX_BACKOFF.mul_f64(1.2), "{failures}: {d:?}");
+        }
+        assert!(backoff(interval, 4, &mut jitter) >= Duration::from_secs(32));
+    }
+
+    #[test]
+    fn device_answers_absorb_quirks() {
+        let parse = |json: &str| {
+            let now = Instant::now();
+            parse_device_answer(
+                &Object::parse(json.as_bytes(), "d").unwrap(),
+                vec![],
+                "t",
+                now,
+                now,
+            )
+        };
+        let google = parse(r#"{"device_code":"d","user_code":"U","verification_url":"https://g.example/device","expires_in":"1800","interval":"5"}"#).unwrap();
+        assert_eq!(google.verification_uri(), "https://g.example/device");
+        assert_eq!(google.expires_in(), Duration::from_secs(1800));
+        assert!(!google.message_from_server());
+        assert!(
+            google.message().contains("https://g.example/device")
+                && google.message().contains(" U")
+        );
+        let bare = parse(r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":600}"#).unwrap();
+        assert_eq!(bare.interval(), DEFAULT_INTERVAL);
+        let zero = parse(r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":600,"interval":0}"#).unwrap();
+        assert_eq!(zero.interval(), Duration::from_secs(1));
+        let hostile = parse(r#"{"device_code":"d","user_code":"U\u001b[2J","verification_uri":"https://x","expires_in":600,"message":"Go\u001b]0;pwned\u0007 now"}"#).unwrap();
+        assert_eq!(hostile.user_code(), "U[2J");
+        assert!(!hostile.message().contains('\u{1b}') && !hostile.message().contains('\u{7}'));
+        for bad in [
+            r#"{"user_code":"U","verification_uri":"https://x","expires_in":600}"#,
+            r#"{"device_code":"d","user_code":"U","expires_in":600}"#,
+            r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":0}"#,
+            r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":"soon"}"#,
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err().kind(),
+                ErrorKind::InvalidResponse,
+                "{bad}"
+            );
+        }
+    }
+}

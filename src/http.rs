@@ -1,0 +1,412 @@
+//! The HTTP client: one keep-alive `ureq` agent per [`PublicClient`](crate::PublicClient).
+//!
+//! Everything here exists to make `ureq` behave for a token client: status
+//! codes are answers, not errors (the OAuth error JSON is in the body); every
+//! body is read to the end so the connection goes back to the pool; timeouts
+//! are per phase, because ureq's global timeout and its resolve timeout start
+//! a helper thread per request; buffers are small for small boards.
+
+use crate::authority::check_endpoint_url;
+use crate::error::{Error, ErrorKind};
+use log::debug;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+/// Token and device-code answers are small; this bounds memory against a
+/// hostile or broken server.
+pub(crate) const BODY_LIMIT: u64 = 64 * 1024;
+
+/// The default time allowed to open a TCP connection and finish TLS.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time allowed to send a request or receive an answer.
+pub(crate) const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// ureq's default is 128 KiB each way; our requests and answers are a few KiB.
+const BUFFER_SIZE: usize = 16 * 1024;
+
+/// How the agent is set up; filled in by the client builder.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub connect_timeout: Duration,
+    pub io_timeout: Duration,
+    pub proxy: ProxySetting,
+    pub extra_roots: Vec<Certificate<'static>>,
+    pub replace_roots: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            io_timeout: DEFAULT_IO_TIMEOUT,
+            proxy: ProxySetting::FromEnvironment,
+            extra_roots: Vec::new(),
+            replace_roots: false,
+        }
+    }
+}
+
+/// Where requests go through.
+#[derive(Debug, Clone)]
+pub(crate) enum ProxySetting {
+    /// `HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY`, as ureq reads them.
+    FromEnvironment,
+    Direct,
+    Url(String),
+}
+
+/// An answer whose body has been read to the end.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Reply {
+    /// Whether the body looks like a web page rather than an API answer: what
+    /// a captive portal or a proxy's error page sends.
+    pub fn looks_like_html(&self) -> bool {
+        let declared = self
+            .content_type
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let start: Vec<u8> = self
+            .body
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take(5)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        declared.contains("html") || start.starts_with(b"<")
+    }
+}
+
+pub(crate) struct Http {
+    agent: Agent,
+}
+
+impl Http {
+    pub fn new(settings: &HttpSettings) -> Result<Self, Error> {
+        let proxy = match &settings.proxy {
+            ProxySetting::FromEnvironment => ureq::Proxy::try_from_env(),
+            ProxySetting::Direct => None,
+            ProxySetting::Url(url) => Some(ureq::Proxy::new(url).map_err(|e| {
+                Error::config(format!("the proxy '{url}' is not usable: {e}")).with_source(e)
+            })?),
+        };
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .accept("application/json")
+            .proxy(proxy)
+            .timeout_connect(Some(settings.connect_timeout))
+            .timeout_send_request(Some(settings.io_timeout))
+            .timeout_send_body(Some(settings.io_timeout))
+            .timeout_recv_response(Some(settings.io_timeout))
+            .timeout_recv_body(Some(settings.io_timeout))
+            .input_buffer_size(BUFFER_SIZE)
+            .output_buffer_size(BUFFER_SIZE)
+            .max_idle_connections(4)
+            .max_idle_connections_per_host(2)
+            .tls_config(tls_config(settings)?)
+            .build();
+        Ok(Http {
+            agent: config.new_agent(),
+        })
+    }
+
+    /// `POST` an `application/x-www-form-urlencoded` body. Only transport
+    /// failures are errors; every HTTP status comes back as a [`Reply`].
+    pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, Error> {
+        debug!("POST {url}");
+        let response = self
+            .agent
+            .post(url)
+            .send_form(form.iter().copied())
+            .map_err(|e| transport_error(url, e))?;
+        read_reply(url, response)
+    }
+
+    /// `GET` a JSON document (discovery).
+    pub fn get(&self, url: &str) -> Result<Reply, Error> {
+        debug!("GET {url}");
+        let response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| transport_error(url, e))?;
+        read_reply(url, response)
+    }
+}
+
+fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Result<Reply, Error> {
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type");
+    let retry_after = header("retry-after");
+    let location = header("location");
+    // Reading to the end is what returns the connection to the pool.
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(BODY_LIMIT)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => Error::invalid(format!(
+                "the answer from {url} is larger than {BODY_LIMIT} bytes: this is not an OAuth server answer"
+            ))
+            .with_status(status),
+            other => transport_error(url, other),
+        })?;
+    debug!("{url} answered HTTP {status} ({} bytes)", body.len());
+    Ok(Reply {
+        status,
+        body,
+        content_type,
+        retry_after,
+        location,
+    })
+}
+
+/// Maps a ureq failure to our error, deciding whether a retry may help.
+fn transport_error(url: &str, error: ureq::Error) -> Error {
+    use ureq::Error as U;
+    let host = url
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_string));
+    let host = host.unwrap_or_else(|| url.to_string());
+    let (retryable, what) = match &error {
+        U::Timeout(_) => (true, format!("timed out talking to {host}")),
+        U::HostNotFound => (true, format!("could not resolve {host} (DNS)")),
+        U::ConnectionFailed => (true, format!("could not connect to {host}")),
+        U::Io(_) => (true, format!("the connection to {host} failed")),
+        U::Protocol(_) => (true, format!("{host} broke the HTTP protocol")),
+        U::Tls(_) | U::Rustls(_) | U::Pem(_) => (
+            false,
+            format!(
+                "the TLS connection to {host} failed; check that the device clock is right and that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem)"
+            ),
+        ),
+        U::InvalidProxyUrl => {
+            return Error::config(format!("the proxy URL is not valid: {error}")).with_source(error);
+        }
+        U::BadUri(_) | U::Http(_) => {
+            return Error::config(format!("the URL '{url}' cannot be requested: {error}"))
+                .with_source(error);
+        }
+        _ => (false, format!("the request to {host} failed")),
+    };
+    Error::new(ErrorKind::Transport, what)
+        .retryable(retryable)
+        .with_source(error)
+}
+
+fn tls_config(settings: &HttpSettings) -> Result<TlsConfig, Error> {
+    let mut roots: Vec<Certificate<'static>> = Vec::new();
+    if !settings.replace_roots {
+        roots.extend(bundled_roots());
+    }
+    roots.extend(settings.extra_roots.iter().cloned());
+    if roots.is_empty() {
+        return Err(Error::config(
+            "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .build())
+}
+
+#[cfg(feature = "bundled-roots")]
+fn bundled_roots() -> impl Iterator<Item = Certificate<'static>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()))
+}
+
+#[cfg(not(feature = "bundled-roots"))]
+fn bundled_roots() -> impl Iterator<Item = Certificate<'static>> {
+    std::iter::empty()
+}
+
+/// Every certificate of a PEM bundle, each checked to be usable as a trust
+/// anchor: ureq would skip a bad one without a word.
+pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, Error> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        let item = item.map_err(|e| {
+            Error::config(format!("the PEM bundle cannot be read: {e}")).with_source(e)
+        })?;
+        if let PemItem::Certificate(cert) = item {
+            let der = rustls_pki_types::CertificateDer::from(cert.der());
+            webpki::anchor_from_trusted_cert(&der).map_err(|e| {
+                Error::config(format!(
+                    "certificate {} of the PEM bundle is not a usable root certificate: {e}",
+                    certs.len() + 1
+                ))
+            })?;
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(
+            "the PEM bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Turns a `Retry-After` value (delay-seconds or an HTTP-date) into a delay
+/// from `now`. Dates in the past mean "now"; nonsense means no advice.
+pub(crate) fn retry_after_delay(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(parse_http_date(value)?))?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses the IMF-fixdate form of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`)
+/// into seconds since the epoch.
+fn parse_http_date(value: &str) -> Option<u64> {
+    let mut parts = value.split_ascii_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 60
+        || year < 1970
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let (y, m) = if month <= 2 {
+        (year.checked_sub(1)?, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y % 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+/// Checks a URL that a server handed us (discovery) before we send to it.
+pub(crate) fn check_server_url(url: &str, what: &str) -> Result<(), Error> {
+    check_endpoint_url(url, what)
+        .map_err(|e| Error::invalid(format!("the server gave an unusable {what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_767); // Sun, 06 Nov 1994 08:49:27 GMT
+        assert_eq!(retry_after_delay("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after_delay("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after_delay("Sun, 06 Nov 1994 08:40:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_delay("soon", now), None);
+        assert_eq!(
+            retry_after_delay("Sun, 32 Nov 1994 08:49:37 GMT", now),
+            None
+        );
+        assert_eq!(retry_after_delay("-5", now), None);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
+        assert_eq!(
+            parse_http_date("Tue, 24 Nov 2026 00:00:00 GMT"),
+            Some(1_795_478_400)
+        );
+    }
+
+    #[test]
+    fn pem_bundles() {
+        assert_eq!(
+            parse_root_pem(b"").unwrap_err().kind(),
+            ErrorKind::Configuration
+        );
+        assert!(
+            parse_root_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(
+            parse_root_pem(garbage)
+                .unwrap_err()
+                .to_string()
+                .contains("certificate 1")
+        );
+    }
+
+    #[test]
+    fn html_detection() {
+        let reply = |ct: Option<&str>, body: &str| Reply {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+            content_type: ct.map(str::to_string),
+            retry_after: None,
+            location: None,
+        };
+        assert!(reply(Some("text/html"), "x").looks_like_html());
+        assert!(reply(None, "  <!DOCTYPE html>").looks_like_html());
+        assert!(!reply(Some("application/json"), "{}").looks_like_html());
+    }
+}

@@ -1,0 +1,70 @@
+//! Newtypes for the values that let someone act as the device or its user.
+//!
+//! None of them implements `Display`, and their `Debug` prints `[redacted]`, so
+//! a stray `{:?}` in a log line or a panic message cannot leak one. The value is
+//! reached only through an explicit `secret()` call.
+
+use std::fmt;
+
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value.
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret itself. Never log it.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// The `device_code` of a pending sign-in: whoever holds it gets the tokens
+    /// when the person approves.
+    DeviceCode
+);
+secret_type!(
+    /// An access token, sent as `Authorization: Bearer …` to an API.
+    AccessToken
+);
+secret_type!(
+    /// A refresh token: long-lived, the most valuable thing the device stores.
+    RefreshToken
+);
+secret_type!(
+    /// An OpenID Connect id_token (a JWT describing the signed-in account).
+    IdToken
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let shown = format!(
+            "{:?} {:?} {:?} {:?}",
+            DeviceCode::new("dc-SECRET"),
+            AccessToken::new("at-SECRET"),
+            RefreshToken::new("rt-SECRET"),
+            IdToken::new("id-SECRET")
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("AccessToken([redacted])"), "{shown}");
+        assert_eq!(AccessToken::new("abc").secret(), "abc");
+    }
+}

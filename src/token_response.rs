@@ -1,0 +1,344 @@
+//! The token answer: tokens, their expiry, and the account they belong to.
+
+use crate::error::Error;
+use crate::json::{Object, base64url_decode};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+use log::warn;
+use std::time::{Duration, SystemTime};
+
+/// When a server gives no `expires_in`, assume a short life so the token is
+/// refreshed early rather than used after it died (MSAL does the same).
+const DEFAULT_EXPIRES_IN: u64 = 600;
+/// Bounds an absurd `expires_in` so time arithmetic cannot overflow.
+const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+
+/// The tokens a sign-in or a refresh produced, with absolute expiries.
+///
+/// Everything a token cache needs is here; the secrets are
+/// [redacted](crate::AccessToken) when printed with `{:?}`.
+#[derive(Debug, Clone)]
+pub struct Token {
+    access_token: AccessToken,
+    token_type: String,
+    expires_at: SystemTime,
+    ext_expires_at: Option<SystemTime>,
+    refresh_at: Option<SystemTime>,
+    received_at: SystemTime,
+    scopes: Vec<String>,
+    refresh_token: Option<RefreshToken>,
+    id_token: Option<IdToken>,
+    account: Option<Account>,
+    family_id: Option<String>,
+}
+
+impl Token {
+    /// The access token, for `Authorization: Bearer …`.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+    /// The token type, almost always `Bearer`.
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+    /// When the access token expires (wall clock, from `expires_in`).
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+    /// Entra's extended expiry (`ext_expires_in`), for outages of the service.
+    pub fn ext_expires_at(&self) -> Option<SystemTime> {
+        self.ext_expires_at
+    }
+    /// When the server advises refreshing early (`refresh_in`), if it did.
+    pub fn refresh_at(&self) -> Option<SystemTime> {
+        self.refresh_at
+    }
+    /// When the answer arrived (wall clock).
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
+    }
+    /// The scopes granted: the answer's `scope`, or the requested ones when
+    /// the server did not say.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The refresh token, if one was issued (Entra: `offline_access`).
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+    /// The OpenID Connect id_token, if one was issued.
+    pub fn id_token(&self) -> Option<&IdToken> {
+        self.id_token.as_ref()
+    }
+    /// The account that signed in, from the id_token and `client_info`.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+    /// The family of client ids this refresh token serves (Entra `foci`).
+    pub fn family_id(&self) -> Option<&str> {
+        self.family_id.as_deref()
+    }
+
+    /// Reads a successful token answer. `requested` are the scopes sent,
+    /// used when the answer has no `scope`; `now` is the wall clock.
+    pub(crate) fn from_answer(
+        answer: &Object,
+        requested: &[String],
+        environment: &str,
+        now: SystemTime,
+    ) -> Result<Token, Error> {
+        let access_token = AccessToken::new(answer.required_str("access_token")?);
+        let token_type = answer.str("token_type")?.unwrap_or("Bearer").to_string();
+        let after = |seconds: u64| {
+            now.checked_add(Duration::from_secs(seconds.min(MAX_EXPIRES_IN)))
+                .unwrap_or(now)
+        };
+        let expires_at = after(answer.seconds("expires_in")?.unwrap_or(DEFAULT_EXPIRES_IN));
+        let ext_expires_at = answer.seconds("ext_expires_in")?.map(after);
+        let refresh_at = answer.seconds("refresh_in")?.map(after);
+        let scopes = match answer.str("scope")? {
+            Some(granted) if !granted.trim().is_empty() => {
+                granted.split_whitespace().map(str::to_string).collect()
+            }
+            _ => requested.to_vec(),
+        };
+        let refresh_token = answer
+            .str("refresh_token")?
+            .filter(|s| !s.is_empty())
+            .map(RefreshToken::new);
+        let id_token = answer
+            .str("id_token")?
+            .filter(|s| !s.is_empty())
+            .map(IdToken::new);
+        let client_info = answer.str("client_info")?;
+        let account = Account::from_tokens(id_token.as_ref(), client_info, environment);
+        let family_id = answer.str("foci")?.map(str::to_string);
+        Ok(Token {
+            access_token,
+            token_type,
+            expires_at,
+            ext_expires_at,
+            refresh_at,
+            received_at: now,
+            scopes,
+            refresh_token,
+            id_token,
+            account,
+            family_id,
+        })
+    }
+}
+
+/// The person (or service principal) a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    username: String,
+    name: Option<String>,
+    oid: Option<String>,
+    tid: Option<String>,
+    home_account_id: String,
+    environment: String,
+}
+
+impl Account {
+    /// The sign-in name: `preferred_username`, else `upn`, `email`, `sub`.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+    /// The display name (`name` claim).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The object id in the tenant (`oid`), MSAL's `local_account_id`.
+    pub fn oid(&self) -> Option<&str> {
+        self.oid.as_deref()
+    }
+    /// The tenant id the token was issued in (`tid`).
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tid.as_deref()
+    }
+    /// MSAL's home account id: `uid.utid` from `client_info`, else `sub`.
+    pub fn home_account_id(&self) -> &str {
+        &self.home_account_id
+    }
+    /// The lower-cased host that issued the tokens.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// Builds the account; a malformed id_token or client_info is logged and
+    /// ignored rather than throwing away tokens the person just approved.
+    fn from_tokens(
+        id_token: Option<&IdToken>,
+        client_info: Option<&str>,
+        environment: &str,
+    ) -> Option<Account> {
+        let claims = id_token.and_then(|t| match decode_jwt_claims(t.secret()) {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                warn!("ignoring an id_token that cannot be decoded: {e}");
+                None
+            }
+        });
+        let home_from_info = client_info.and_then(|info| match decode_client_info(info) {
+            Ok(home) => Some(home),
+            Err(e) => {
+                warn!("ignoring a client_info that cannot be decoded: {e}");
+                None
+            }
+        });
+        let claim = |key: &str| {
+            claims
+                .as_ref()
+                .and_then(|c| c.str(key).ok().flatten())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let sub = claim("sub");
+        let home_account_id = home_from_info.or_else(|| sub.clone())?;
+        let username = claim("preferred_username")
+            .or_else(|| claim("upn"))
+            .or_else(|| claim("email"))
+            .or(sub)
+            .unwrap_or_default();
+        Some(Account {
+            username,
+            name: claim("name"),
+            oid: claim("oid"),
+            tid: claim("tid"),
+            home_account_id,
+            environment: environment.to_string(),
+        })
+    }
+}
+
+/// The claims of a JWT, without checking its signature: a public client
+/// received it directly from the token endpoint over TLS, as MSAL reasons.
+pub(crate) fn decode_jwt_claims(jwt: &str) -> Result<Object, Error> {
+    let mut parts = jwt.split('.');
+    let payload = match (parts.next(), parts.next()) {
+        (Some(_header), Some(payload)) => payload,
+        _ => {
+            return Err(Error::invalid(
+                "the id_token is not a JWT (header.payload.signature)",
+            ));
+        }
+    };
+    let json = base64url_decode(payload)
+        .ok_or_else(|| Error::invalid("the id_token payload is not base64url"))?;
+    Object::parse(&json, "id_token claims")
+}
+
+/// `client_info` is base64url JSON `{"uid": …, "utid": …}`; gives `uid.utid`.
+fn decode_client_info(info: &str) -> Result<String, Error> {
+    let json =
+        base64url_decode(info).ok_or_else(|| Error::invalid("client_info is not base64url"))?;
+    let object = Object::parse(&json, "client_info")?;
+    Ok(format!(
+        "{}.{}",
+        object.required_str("uid")?,
+        object.required_str("utid")?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn b64(data: &str) -> String {
+        // Test-only encoder, to build inputs for the decoder under test.
+        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = data.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    fn answer(json: &str) -> Object {
+        Object::parse(json.as_bytes(), "token answer").unwrap()
+    }
+
+    #[test]
+    fn entra_answer_with_account() {
+        let claims = r#"{"preferred_username":"ada@contoso.com","name":"Ada","oid":"o-1","tid":"t-1","sub":"s-1"}"#;
+        let jwt = format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims));
+        let info = b64(r#"{"uid":"o-1","utid":"t-1"}"#);
+        let json = format!(
+            r#"{{"access_token":"at","token_type":"Bearer","expires_in":"3599","ext_expires_in":7200,"scope":"User.Read openid","refresh_token":"rt","id_token":"{jwt}","client_info":"{info}","foci":"1"}}"#
+        );
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let token = Token::from_answer(&answer(&json), &[], "login.example", now).unwrap();
+        assert_eq!(token.access_token().secret(), "at");
+        assert_eq!(token.expires_at(), now + Duration::from_secs(3599));
+        assert_eq!(
+            token.ext_expires_at(),
+            Some(now + Duration::from_secs(7200))
+        );
+        assert_eq!(token.scopes(), ["User.Read", "openid"]);
+        assert_eq!(token.refresh_token().map(RefreshToken::secret), Some("rt"));
+        assert_eq!(token.family_id(), Some("1"));
+        let account = token.account().unwrap();
+        assert_eq!(account.username(), "ada@contoso.com");
+        assert_eq!(account.home_account_id(), "o-1.t-1");
+        assert_eq!(
+            (account.name(), account.oid(), account.tenant_id()),
+            (Some("Ada"), Some("o-1"), Some("t-1"))
+        );
+        assert_eq!(account.environment(), "login.example");
+    }
+
+    #[test]
+    fn username_fallbacks_and_home_from_sub() {
+        for (claims, expected) in [
+            (r#"{"upn":"u@x","email":"e@x","sub":"s"}"#, "u@x"),
+            (r#"{"email":"e@x","sub":"s"}"#, "e@x"),
+            (r#"{"sub":"s"}"#, "s"),
+        ] {
+            let json = format!(r#"{{"access_token":"a","id_token":"h.{}.s"}}"#, b64(claims));
+            let token =
+                Token::from_answer(&answer(&json), &["x".into()], "h", SystemTime::UNIX_EPOCH)
+                    .unwrap();
+            let account = token.account().unwrap();
+            assert_eq!(account.username(), expected);
+            assert_eq!(account.home_account_id(), "s");
+            assert_eq!(token.scopes(), ["x"]);
+            assert_eq!(
+                token.expires_at(),
+                SystemTime::UNIX_EPOCH + Duration::from_secs(600)
+            );
+        }
+    }
+
+    #[test]
+    fn broken_id_token_keeps_the_tokens() {
+        let json =
+            r#"{"access_token":"a","refresh_token":"r","id_token":"not-a-jwt","client_info":"@@"}"#;
+        let token = Token::from_answer(&answer(json), &[], "h", SystemTime::UNIX_EPOCH).unwrap();
+        assert!(token.account().is_none());
+        assert!(token.refresh_token().is_some());
+    }
+
+    #[test]
+    fn bad_fields_are_typed_errors() {
+        for json in [
+            r#"{"token_type":"Bearer"}"#,
+            r#"{"access_token":5}"#,
+            r#"{"access_token":"a","expires_in":-3}"#,
+            r#"{"access_token":"a","expires_in":{}}"#,
+        ] {
+            let err =
+                Token::from_answer(&answer(json), &[], "h", SystemTime::UNIX_EPOCH).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{json}");
+        }
+        let huge = r#"{"access_token":"a","expires_in":18446744073709551615}"#;
+        assert!(Token::from_answer(&answer(huge), &[], "h", SystemTime::UNIX_EPOCH).is_ok());
+    }
+}
