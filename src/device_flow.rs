@@ -205,7 +205,10 @@ pub(crate) fn service_error(answer: &Object, status: u16) -> Result<ServiceError
     Ok(ServiceError {
         status,
         error: answer.required_str("error")?.to_string(),
-        description: answer.str("error_description")?.map(printable),
+        // Entra's description has trace lines after the first: keep the lines.
+        description: answer
+            .str("error_description")?
+            .map(|d| d.lines().map(printable).collect::<Vec<_>>().join("\n")),
         error_codes: answer.numbers("error_codes"),
         trace_id: answer.str("trace_id")?.map(str::to_string),
         correlation_id: answer.str("correlation_id")?.map(str::to_string),

@@ -198,16 +198,13 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
         U::Timeout(_) => (true, format!("timed out talking to {host}")),
         U::HostNotFound => (true, format!("could not resolve {host} (DNS)")),
         U::ConnectionFailed => (true, format!("could not connect to {host}")),
+        U::Io(e) if is_tls_failure(e) => (false, tls_failure(&host)),
         U::Io(_) => (true, format!("the connection to {host} failed")),
         U::Protocol(_) => (true, format!("{host} broke the HTTP protocol")),
-        U::Tls(_) | U::Rustls(_) | U::Pem(_) => (
-            false,
-            format!(
-                "the TLS connection to {host} failed; check that the device clock is right and that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem)"
-            ),
-        ),
+        U::Tls(_) | U::Rustls(_) | U::Pem(_) => (false, tls_failure(&host)),
         U::InvalidProxyUrl => {
-            return Error::config(format!("the proxy URL is not valid: {error}")).with_source(error);
+            return Error::config(format!("the proxy URL is not valid: {error}"))
+                .with_source(error);
         }
         U::BadUri(_) | U::Http(_) => {
             return Error::config(format!("the URL '{url}' cannot be requested: {error}"))
@@ -218,6 +215,20 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
     Error::new(ErrorKind::Transport, what)
         .retryable(retryable)
         .with_source(error)
+}
+
+/// rustls reports a bad certificate as an I/O error wrapping its own error;
+/// retrying cannot fix it, so it must not be mistaken for a network blip.
+fn is_tls_failure(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+fn tls_failure(host: &str) -> String {
+    format!(
+        "the TLS connection to {host} failed; check that the device clock is right and that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem)"
+    )
 }
 
 fn tls_config(settings: &HttpSettings) -> Result<TlsConfig, Error> {

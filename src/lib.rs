@@ -1,4 +1,50 @@
-//! placeholder crate docs (being written)
+//! Sign a headless device in with the OAuth 2.0 **device authorization grant**
+//! (RFC 8628): Microsoft Entra ID first, any standards-compliant server too.
+//!
+//! The device asks for a code, shows it (on a terminal, an LCD, in a log line),
+//! and polls while a person enters the code on a phone. Everything is blocking
+//! and runs on the caller's thread; a whole sign-in uses one HTTP connection.
+//!
+//! ```no_run
+//! use devicecode::{Authority, CancelHandle, PublicClient};
+//!
+//! let app = PublicClient::builder("11111111-2222-3333-4444-555555555555")
+//!     .authority(Authority::entra("contoso.onmicrosoft.com")?)
+//!     .build()?;
+//! let flow = app.start_device_flow(&["User.Read"])?; // step 1: one request
+//! app.display(&flow)?;                               // "To sign in, use a web browser to open ..."
+//! let cancel = CancelHandle::new();                  // clone it into a SIGTERM handler
+//! let token = app.wait_for_token(&flow, &cancel)?;   // step 2: polls until the person decides
+//! let bearer = token.access_token().secret();
+//! # let _ = bearer;
+//! # Ok::<(), devicecode::Error>(())
+//! ```
+//!
+//! # Pieces
+//! - [`Authority`]: an Entra tenant (no discovery request), an issuer found by
+//!   discovery, or explicit endpoints.
+//! - [`PublicClient`]: the two steps, [`start_device_flow`](PublicClient::start_device_flow)
+//!   and [`wait_for_token`](PublicClient::wait_for_token).
+//! - [`CodeDisplay`]: how the code reaches a person; [`StdoutDisplay`] by default.
+//! - [`CancelHandle`]: stops a wait from another thread or a signal handler.
+//! - [`Token`] and [`Account`]: what a sign-in returns, with absolute expiries.
+//! - [`Error`] with [`ErrorKind`]: what went wrong and what to do about it.
+//! - [`Clock`]: injectable time; [`ManualClock`] runs a 15-minute flow in
+//!   milliseconds in tests.
+//!
+//! # Polling rules
+//! The first poll waits one `interval` after the code arrives; `authorization_pending`
+//! keeps the interval, `slow_down` adds 5 seconds for the rest of the flow; any
+//! other OAuth `error` ends the wait, whatever the HTTP status. Network
+//! failures, HTTP 5xx and 429 are retried with exponential backoff and jitter
+//! (never sooner than the interval, and never sooner than `Retry-After`) until
+//! the code expires. Deadlines use the monotonic clock, so a wall clock that
+//! jumps when NTP syncs does not cut the wait short.
+//!
+//! # Features
+//! - `bundled-roots` (default): Mozilla's root certificates compiled in.
+//! - `test-authority`: [`test_authority::TestAuthority`], an HTTPS authorization
+//!   server on loopback for offline tests of your own programs.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -26,3 +72,8 @@ pub use token_response::{Account, Token};
 
 #[cfg(feature = "test-authority")]
 pub mod test_authority;
+
+/// The README's examples are compiled as doctests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,95 @@
+//! Shared helpers for the end-to-end tests: a client wired to a test authority.
+#![allow(dead_code)]
+
+use devicecode::test_authority::{Endpoint, RecordedRequest, Stats, TestAuthority};
+use devicecode::{Authority, FnDisplay, ManualClock, Outcome, PublicClient, PublicClientBuilder};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
+/// What the display was told, in order.
+#[derive(Clone, Default)]
+pub struct Seen(pub Arc<Mutex<Vec<String>>>);
+
+impl Seen {
+    pub fn events(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn display(&self) -> FnDisplay {
+        let shown = self.clone();
+        let finished = self.clone();
+        FnDisplay::new(move |flow| {
+            shown
+                .0
+                .lock()
+                .unwrap()
+                .push(format!("show {} {}", flow.user_code(), flow.message()));
+            Ok(())
+        })
+        .on_finished(move |outcome| {
+            let line = match outcome {
+                Outcome::SignedIn(account) => {
+                    format!("signed in {}", account.map_or("?", |a| a.username()))
+                }
+                Outcome::Failed(e) => format!("failed {:?}", e.kind()),
+                _ => "other".to_string(),
+            };
+            finished.0.lock().unwrap().push(line);
+        })
+    }
+}
+
+/// A builder trusting only the authority's CA, on the shared clock.
+pub fn builder(
+    auth: &TestAuthority,
+    authority: Authority,
+    clock: &ManualClock,
+    seen: &Seen,
+) -> PublicClientBuilder {
+    PublicClient::builder(CLIENT_ID)
+        .authority(authority)
+        .only_root_certificates_pem(auth.ca_pem())
+        .clock(clock.clone())
+        .display(seen.display())
+        .no_proxy()
+}
+
+/// An Entra client for the authority's "organizations" tenant.
+pub fn entra_client(auth: &TestAuthority, clock: &ManualClock, seen: &Seen) -> PublicClient {
+    let authority = Authority::entra_at(&auth.base_url(), "organizations").unwrap();
+    builder(auth, authority, clock, seen).build().unwrap()
+}
+
+/// Server-clock times of the device-code polls.
+pub fn poll_times(stats: &Stats) -> Vec<Duration> {
+    stats.polls().iter().map(|r| r.at).collect()
+}
+
+/// Gaps between consecutive polls, and from the code request to the first.
+pub fn poll_gaps(stats: &Stats) -> Vec<u64> {
+    let start = stats
+        .requests
+        .iter()
+        .find(|r| r.endpoint == Some(Endpoint::DeviceAuthorization))
+        .map(|r| r.at)
+        .unwrap_or_default();
+    let mut last = start;
+    poll_times(stats)
+        .into_iter()
+        .map(|t| {
+            let gap = t.saturating_sub(last).as_secs();
+            last = t;
+            gap
+        })
+        .collect()
+}
+
+pub fn form<'a>(request: &'a RecordedRequest, key: &str) -> Option<&'a str> {
+    request
+        .form
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}

@@ -1,0 +1,124 @@
+//! Captures every log record of whole flows at trace level (ours, ureq's and
+//! the test authority's) and checks that no secret appears in any of them.
+
+mod common;
+
+use common::*;
+use devicecode::test_authority::{Approval, Endpoint, Fault, TestAuthority};
+use devicecode::{Authority, CancelHandle, ManualClock};
+use std::sync::{Arc, Mutex};
+
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        RECORDS.lock().unwrap().push(line);
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: Capture = Capture;
+
+#[test]
+fn no_secret_is_logged_at_any_level() {
+    log::set_logger(&LOGGER).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let clock = ManualClock::new();
+    let auth = TestAuthority::builder()
+        .clock(Arc::new(clock.clone()))
+        .approval(Approval::AfterPolls(3))
+        .start()
+        .unwrap();
+    // A retried failure and a refused request also go through the log.
+    auth.inject(
+        Endpoint::Token,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: String::new(),
+        },
+    );
+    let seen = Seen::default();
+    let app = builder(
+        &auth,
+        Authority::entra_at(&auth.base_url(), "organizations").unwrap(),
+        &clock,
+        &seen,
+    )
+    .display(devicecode::LogDisplay)
+    .build()
+    .unwrap();
+    let token = app
+        .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
+        .unwrap();
+    let declined = TestAuthority::builder()
+        .clock(Arc::new(clock.clone()))
+        .approval(Approval::DenyAfterPolls(1))
+        .start()
+        .unwrap();
+    let other = builder(
+        &declined,
+        Authority::entra_at(&declined.base_url(), "organizations").unwrap(),
+        &clock,
+        &seen,
+    )
+    .build()
+    .unwrap();
+    let failed = other
+        .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
+        .unwrap_err();
+    log::error!(target: "devicecode", "{failed} / {failed:?} / {token:?}");
+
+    let mut secrets: Vec<String> = Vec::new();
+    for stats in [auth.stats(), declined.stats()] {
+        for poll in stats.polls() {
+            secrets.extend(form(poll, "device_code").map(str::to_string));
+        }
+    }
+    secrets.push(token.access_token().secret().to_string());
+    secrets.push(token.refresh_token().unwrap().secret().to_string());
+    let id_token = token.id_token().unwrap().secret().to_string();
+    // Any one part of the id_token is as telling as the whole.
+    secrets.extend(
+        id_token
+            .split('.')
+            .filter(|p| p.len() > 8)
+            .map(str::to_string),
+    );
+    secrets.push(id_token);
+    secrets.sort();
+    secrets.dedup();
+    assert!(secrets.len() >= 5, "{} secrets collected", secrets.len());
+
+    let records = RECORDS.lock().unwrap().clone();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("devicecode") && r.starts_with("DEBUG")),
+        "our debug lines are captured"
+    );
+    assert!(
+        records.iter().any(|r| r.contains("ureq")),
+        "ureq's own lines are captured too"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("signed in as device.user@contoso.example"))
+    );
+    for record in &records {
+        for secret in &secrets {
+            assert!(
+                !record.contains(secret.as_str()),
+                "a secret was logged: {record}"
+            );
+        }
+    }
+}
