@@ -185,11 +185,15 @@ fn entra_discovery_document_works_as_an_issuer() {
     )
     .build()
     .unwrap();
+    // Found by discovery, it is treated as any issuer: only the scopes asked
+    // for are sent (no Entra additions), so `openid` is asked for here.
     let token = app
-        .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
+        .sign_in_with_device_code(&["openid", "User.Read"], &CancelHandle::new())
         .unwrap();
-    assert!(token.account().is_some());
+    let username = token.account().map(|a| a.username().to_string());
+    assert_eq!(username.as_deref(), Some("device.user@contoso.example"));
     let stats = auth.stats();
+    assert_eq!(form(&stats.requests[1], "scope"), Some("openid User.Read"));
     assert_eq!(stats.count(Endpoint::Discovery), 1);
     assert!(
         stats.requests[1]
