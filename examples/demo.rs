@@ -49,6 +49,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Scopes granted: {}", token.scopes().join(" "));
 
     let stats = authority.stats();
+    let gaps: Vec<String> = stats
+        .polls()
+        .iter()
+        .scan(stats.requests[0].at, |last, poll| {
+            let gap = poll.at.saturating_sub(*last);
+            *last = poll.at;
+            Some(format!("{:.1} s", gap.as_secs_f64()))
+        })
+        .collect();
+    println!(
+        "Gaps before each poll (the first counts from the code request): {}",
+        gaps.join(", ")
+    );
     println!(
         "The whole flow used {} TCP connection(s), {} TLS handshake(s) and {} polls.",
         stats.connections,

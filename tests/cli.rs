@@ -31,10 +31,11 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn login(auth: &TestAuthority, name: &str, extra: &[&str]) -> Output {
+/// `login` against the authority's Entra "organizations" tenant, trusting its CA.
+fn login_args(auth: &TestAuthority, name: &str) -> Vec<String> {
     let ca = ca_file(auth, name);
     let authority = format!("{}/organizations", auth.base_url());
-    let mut args = vec![
+    [
         "login",
         "--client-id",
         CLIENT_ID,
@@ -42,8 +43,15 @@ fn login(auth: &TestAuthority, name: &str, extra: &[&str]) -> Output {
         &authority,
         "--ca-file",
         ca.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn login(auth: &TestAuthority, name: &str, extra: &[&str]) -> Output {
+    let mut args = login_args(auth, name);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&args)
 }
 
@@ -150,18 +158,8 @@ fn expired_and_timeout_exit_5() {
 #[test]
 fn sigterm_cancels_with_exit_6() {
     let auth = TestAuthority::builder().start().unwrap();
-    let ca = ca_file(&auth, "cancel");
-    let authority = format!("{}/organizations", auth.base_url());
     let mut child = Command::new(example())
-        .args([
-            "login",
-            "--client-id",
-            CLIENT_ID,
-            "--authority",
-            &authority,
-            "--ca-file",
-            ca.to_str().unwrap(),
-        ])
+        .args(login_args(&auth, "cancel"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -15,6 +15,15 @@ fn generic(clock: &ManualClock) -> TestAuthorityBuilder {
         .clock(Arc::new(clock.clone()))
 }
 
+/// The authority's endpoints given explicitly: no discovery.
+fn explicit_endpoints(auth: &TestAuthority) -> Authority {
+    Authority::endpoints(
+        &auth.device_authorization_endpoint(),
+        &auth.token_endpoint(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn quirky_server_found_by_discovery() {
     let clock = ManualClock::new();
@@ -94,12 +103,9 @@ fn github_style_200_errors_still_decide() {
         .start()
         .unwrap();
     let seen = Seen::default();
-    let authority = Authority::endpoints(
-        &auth.device_authorization_endpoint(),
-        &auth.token_endpoint(),
-    )
-    .unwrap();
-    let app = builder(&auth, authority, &clock, &seen).build().unwrap();
+    let app = builder(&auth, explicit_endpoints(&auth), &clock, &seen)
+        .build()
+        .unwrap();
     let flow = app.start_device_flow(&[]).unwrap();
     let err = app.wait_for_token(&flow, &CancelHandle::new()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Declined, "{err}");
@@ -130,12 +136,9 @@ fn expired_token_from_the_server_is_expired() {
     // The server's codes live 60 s; nobody approves.
     let auth = generic(&clock).expires_in(60).start().unwrap();
     let seen = Seen::default();
-    let authority = Authority::endpoints(
-        &auth.device_authorization_endpoint(),
-        &auth.token_endpoint(),
-    )
-    .unwrap();
-    let app = builder(&auth, authority, &clock, &seen).build().unwrap();
+    let app = builder(&auth, explicit_endpoints(&auth), &clock, &seen)
+        .build()
+        .unwrap();
     let flow = app.start_device_flow(&[]).unwrap();
     let err = app.wait_for_token(&flow, &CancelHandle::new()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Expired);
