@@ -1,13 +1,14 @@
 //! The public client: configuration, and the two steps of a sign-in.
 
 use crate::authority::{Authority, Endpoints, OIDC_SCOPES};
+use crate::cache::{Cache, MemoryCache, TokenStore};
 use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
-use crate::token_response::Token;
+use crate::token_response::{Account, Token};
 use log::debug;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -31,10 +32,11 @@ use std::time::Duration;
 /// # Ok::<(), devicecode::Error>(())
 /// ```
 pub struct PublicClient {
-    client_id: String,
-    authority: Authority,
-    http: Http,
-    clock: Arc<dyn Clock>,
+    pub(crate) client_id: String,
+    pub(crate) authority: Authority,
+    pub(crate) http: Http,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cache: Cache,
     display: Box<dyn CodeDisplay>,
     // Discovery runs once per client; Entra and explicit endpoints never need it.
     endpoints: Mutex<Option<Endpoints>>,
@@ -58,6 +60,7 @@ impl PublicClient {
             http: HttpSettings::default(),
             clock: None,
             display: None,
+            cache: None,
             error: None,
         }
     }
@@ -103,7 +106,8 @@ impl PublicClient {
     }
 
     /// Step 2: polls until the person signs in, declines, or the code expires,
-    /// or until `cancel` is triggered. The display hears how it ended.
+    /// or until `cancel` is triggered. The tokens are saved in the token
+    /// cache before this returns; the display hears how it ended.
     pub fn wait_for_token(&self, flow: &DeviceFlow, cancel: &CancelHandle) -> Result<Token, Error> {
         self.wait(flow, cancel, None)
     }
@@ -143,7 +147,15 @@ impl PublicClient {
             environment: self.authority.environment(),
             client_info: self.authority.is_entra(),
         };
-        let result = device_flow::wait(&ctx, flow, cancel, limit);
+        let result = device_flow::wait(&ctx, flow, cancel, limit).and_then(|token| {
+            let app = self.app_scope();
+            let now = self.clock.wall();
+            self.cache.update(|doc| {
+                doc.save(&app, &token, None, device_flow::DEVICE_CODE_GRANT, now);
+                Ok(((), true))
+            })?;
+            Ok(token)
+        });
         match &result {
             Ok(token) => self.display.finished(&Outcome::SignedIn(token.account())),
             Err(error) => self.display.finished(&Outcome::Failed(error)),
@@ -151,28 +163,39 @@ impl PublicClient {
         result
     }
 
+    /// The accounts signed in to this application at this authority, as
+    /// the token cache holds them.
+    pub fn accounts(&self) -> Result<Vec<Account>, Error> {
+        Ok(self.cache.read()?.accounts(&self.app_scope()))
+    }
+
+    /// Signs `account` out of this application: its access, refresh and id
+    /// tokens are deleted from the cache, and nothing else (other
+    /// applications' tokens stay). Returns whether anything was deleted.
+    pub fn remove_account(&self, account: &Account) -> Result<bool, Error> {
+        let app = self.app_scope();
+        self.cache.update(|doc| {
+            let removed = doc.remove_account(&app, account.home_account_id());
+            Ok((removed > 0, removed > 0))
+        })
+    }
+
+    pub(crate) fn cache_description(&self) -> String {
+        self.cache.describe()
+    }
+
     /// The scopes to send: Entra gets MSAL's OpenID scopes added; other
     /// servers get exactly what was asked (many reject unknown scopes).
     fn request_scopes(&self, scopes: &[&str]) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
         let extra: &[&str] = if self.authority.is_entra() {
             &OIDC_SCOPES
         } else {
             &[]
         };
-        for scope in scopes
-            .iter()
-            .flat_map(|s| s.split_whitespace())
-            .chain(extra.iter().copied())
-        {
-            if !out.iter().any(|have| have.eq_ignore_ascii_case(scope)) {
-                out.push(scope.to_string());
-            }
-        }
-        out
+        scope_list(scopes, extra)
     }
 
-    fn endpoints(&self) -> Result<Endpoints, Error> {
+    pub(crate) fn endpoints(&self) -> Result<Endpoints, Error> {
         if let Some(known) = self.authority.known_endpoints() {
             return Ok(known);
         }
@@ -228,6 +251,22 @@ impl PublicClient {
     }
 }
 
+/// `scopes` (each may hold several, space-separated) then `extra`, without
+/// duplicates (scopes compare case-insensitively).
+pub(crate) fn scope_list(scopes: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for scope in scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .chain(extra.iter().copied())
+    {
+        if !out.iter().any(|have| have.eq_ignore_ascii_case(scope)) {
+            out.push(scope.to_string());
+        }
+    }
+    out
+}
+
 /// Configures a [`PublicClient`]. Errors in the settings are reported by
 /// [`build`](Self::build).
 pub struct PublicClientBuilder {
@@ -236,6 +275,7 @@ pub struct PublicClientBuilder {
     http: HttpSettings,
     clock: Option<Arc<dyn Clock>>,
     display: Option<Box<dyn CodeDisplay>>,
+    cache: Option<Box<dyn TokenStore>>,
     error: Option<Error>,
 }
 
@@ -259,6 +299,14 @@ impl PublicClientBuilder {
     /// How the code is shown. Defaults to [`StdoutDisplay`].
     pub fn display(mut self, display: impl CodeDisplay + 'static) -> Self {
         self.display = Some(Box::new(display));
+        self
+    }
+
+    /// Where tokens are kept: a [`FileCache`](crate::FileCache), or your own
+    /// [`TokenStore`]. Defaults to a [`MemoryCache`](crate::MemoryCache),
+    /// which forgets everything when the process ends.
+    pub fn token_cache(mut self, store: impl TokenStore + 'static) -> Self {
+        self.cache = Some(Box::new(store));
         self
     }
 
@@ -346,6 +394,7 @@ impl PublicClientBuilder {
             http: Http::new(&self.http)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             display: self.display.unwrap_or_else(|| Box::new(StdoutDisplay)),
+            cache: Cache::new(self.cache.unwrap_or_else(|| Box::new(MemoryCache::new()))),
             endpoints: Mutex::new(None),
         })
     }

@@ -7,6 +7,7 @@
 //! Both are behind the [`Clock`] trait so that tests of a 15-minute flow run in
 //! milliseconds: [`ManualClock`] advances instantly when asked to sleep.
 
+use crate::error::{Error, ErrorKind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -94,6 +95,19 @@ impl ManualClock {
         }
     }
 
+    /// A clock whose wall-clock time starts at `wall` (its monotonic time
+    /// starts at the real "now"), e.g. to read a token cache written at a
+    /// known date.
+    pub fn starting_at(wall: SystemTime) -> Self {
+        ManualClock {
+            inner: Arc::new(ManualInner {
+                base: Instant::now(),
+                wall_base: wall,
+                state: Mutex::new(ManualState::default()),
+            }),
+        }
+    }
+
     /// Moves both clocks forward by `by`.
     pub fn advance(&self, by: Duration) {
         let mut state = self.lock();
@@ -161,9 +175,65 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
 }
 
+/// The release date of this version (2026-11-24, Unix seconds). A wall
+/// clock before it is certainly wrong: a build date would serve the same
+/// purpose but would make builds unreproducible.
+const RELEASED: u64 = 1_795_478_400;
+
+/// Fails with [`ErrorKind::Clock`] when the wall clock is before this
+/// version's release, rather than judge token expiries by a clock that a
+/// board without a real-time clock reset to 1970.
+pub(crate) fn check_wall_clock(wall: SystemTime) -> Result<(), Error> {
+    let seconds = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if seconds >= RELEASED {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Clock,
+        format!(
+            "the system clock reads {}, before this library was released ({}): it is not set. Token expiries cannot be judged; wait for the time to synchronise (systemd: After=time-sync.target) and try again",
+            civil_date(seconds),
+            civil_date(RELEASED)
+        ),
+    )
+    .retryable(true))
+}
+
+/// `YYYY-MM-DD` of Unix seconds (proleptic Gregorian, UTC).
+pub(crate) fn civil_date(seconds: u64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let days = (seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_before_the_release_is_reported() {
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let err = check_wall_clock(at(0)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Clock);
+        assert!(err.is_retryable());
+        let text = err.to_string();
+        assert!(text.contains("1970-01-01"), "{text}");
+        assert!(text.contains("2026-11-24"), "{text}");
+        assert!(check_wall_clock(at(RELEASED)).is_ok());
+        assert!(check_wall_clock(SystemTime::now()).is_ok());
+        assert_eq!(civil_date(951_782_400), "2000-02-29");
+        assert_eq!(civil_date(4_102_444_799), "2099-12-31");
+    }
 
     #[test]
     fn wall_jump_does_not_move_monotonic_time() {

@@ -32,6 +32,18 @@ pub enum ErrorKind {
     Configuration,
     /// The [`CodeDisplay`](crate::CodeDisplay) could not show the code.
     Display,
+    /// No token can be had silently: the account must sign in again with the
+    /// device code (nothing cached, or the server refused the refresh token
+    /// with `invalid_grant`, `interaction_required`, `consent_required` or
+    /// `login_required`). See [`Error::is_interaction_required`].
+    InteractionRequired,
+    /// The token cache could not be read, locked or written (permissions, a
+    /// full disk, a lock held too long, a file that is not a token cache).
+    Cache,
+    /// The system clock is obviously wrong (before this library was
+    /// released), as on a board that booted without a real-time clock and has
+    /// not synchronised with NTP yet. Retry once the time is set.
+    Clock,
 }
 
 /// An OAuth 2.0 error answer (RFC 6749 section 5.2), with the fields the
@@ -164,6 +176,10 @@ impl Error {
         Error::new(ErrorKind::InvalidResponse, message)
     }
 
+    pub(crate) fn cache(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Cache, message)
+    }
+
     /// An OAuth error answer, with the kind the poll decision gave it.
     pub(crate) fn service(
         kind: ErrorKind,
@@ -224,6 +240,12 @@ impl Error {
     /// The Entra ID `AADSTS` number, if the server sent one.
     pub fn aadsts(&self) -> Option<u64> {
         self.service_error().and_then(ServiceError::aadsts)
+    }
+
+    /// Whether the account must sign in again (interactively, with the device
+    /// code): [`ErrorKind::InteractionRequired`].
+    pub fn is_interaction_required(&self) -> bool {
+        self.inner.kind == ErrorKind::InteractionRequired
     }
 }
 

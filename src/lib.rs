@@ -49,6 +49,7 @@
 #![deny(missing_docs)]
 
 mod authority;
+mod cache;
 mod cancel;
 mod client;
 mod clock;
@@ -58,9 +59,11 @@ mod error;
 mod http;
 mod json;
 mod secret;
+mod silent;
 mod token_response;
 
 pub use authority::Authority;
+pub use cache::{FileCache, MemoryCache, StoreLock, TokenStore};
 pub use cancel::CancelHandle;
 pub use client::{PublicClient, PublicClientBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -68,6 +71,7 @@ pub use device_flow::DeviceFlow;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
+pub use silent::SilentOptions;
 pub use token_response::{Account, Token};
 
 #[cfg(feature = "test-authority")]

@@ -78,6 +78,43 @@ impl Token {
         self.family_id.as_deref()
     }
 
+    /// A token read back from the cache.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_cache(
+        access_token: AccessToken,
+        token_type: &str,
+        expires_at: SystemTime,
+        ext_expires_at: Option<SystemTime>,
+        refresh_at: Option<SystemTime>,
+        received_at: SystemTime,
+        scopes: Vec<String>,
+        refresh_token: Option<RefreshToken>,
+        id_token: Option<IdToken>,
+        account: Option<Account>,
+    ) -> Token {
+        Token {
+            access_token,
+            token_type: token_type.to_string(),
+            expires_at,
+            ext_expires_at,
+            refresh_at,
+            received_at,
+            scopes,
+            refresh_token,
+            id_token,
+            account,
+            family_id: None,
+        }
+    }
+
+    /// Gives the token the account it was refreshed for, when the refresh
+    /// answer named none (no id_token), so it is saved with its account.
+    pub(crate) fn keep_account(&mut self, account: Option<Account>) {
+        if self.account.is_none() {
+            self.account = account;
+        }
+    }
+
     /// Reads a successful token answer. `requested` are the scopes sent,
     /// used when the answer has no `scope`; `now` is the wall clock.
     pub(crate) fn from_answer(
@@ -163,6 +200,24 @@ impl Account {
     /// The lower-cased host that issued the tokens.
     pub fn environment(&self) -> &str {
         &self.environment
+    }
+
+    pub(crate) fn from_parts(
+        username: String,
+        name: Option<String>,
+        oid: Option<String>,
+        tid: Option<String>,
+        home_account_id: String,
+        environment: String,
+    ) -> Account {
+        Account {
+            username,
+            name,
+            oid,
+            tid,
+            home_account_id,
+            environment,
+        }
     }
 
     /// Builds the account; a malformed id_token or client_info is logged and
