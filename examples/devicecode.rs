@@ -1,20 +1,35 @@
-//! `devicecode`: sign a headless device in from the command line.
+//! `devicecode`: sign a headless device in from the command line, and get
+//! its tokens later without anyone present.
 //!
 //! ```text
-//! devicecode login --client-id ID (--tenant T | --authority URL | --issuer URL
-//!                  | --device-endpoint URL --token-endpoint URL)
-//!                  [--scope S]... [--ca-file PEM] [--timeout SECS] [--cache FILE] [--verbose]
+//! devicecode login    --client-id ID <authority> [--scope S]... [--ca-file PEM] [--timeout SECS] [--cache FILE]
+//! devicecode token    --client-id ID <authority> [--scope S]... [--ca-file PEM] [--cache FILE]
+//!                     [--account USERNAME] [--force-refresh]
+//! devicecode accounts [--client-id ID <authority>] [--cache FILE]
+//! devicecode logout   [--client-id ID <authority>] [--cache FILE] [--account USERNAME]
+//!
+//! <authority>: --tenant T | --authority URL | --issuer URL | --device-endpoint URL --token-endpoint URL
 //! ```
 //!
-//! Exit codes: 0 signed in, 2 usage or configuration, 4 declined, 5 expired
-//! (or `--timeout` reached), 6 cancelled (Ctrl-C / SIGTERM), 7 network,
-//! 8 other service error. No token is ever printed by `login`.
+//! `login` shows a code, waits, and saves the tokens; it never prints a token.
+//! `token` prints only the access token on stdout, from the cache or by a
+//! silent refresh; it never starts a sign-in. The cache defaults to
+//! `$STATE_DIRECTORY`, `$XDG_STATE_HOME/devicecode` or
+//! `~/.local/state/devicecode` (`tokens.json`). Without `--client-id`,
+//! `accounts` lists every account in the file and `logout` removes the
+//! account's tokens of every application; with it, only that application's.
+//!
+//! Exit codes: 0 success, 2 usage or configuration, 3 interaction required
+//! (run `login`), 4 declined, 5 expired (or `--timeout` reached), 6 cancelled
+//! (Ctrl-C / SIGTERM), 7 network, 8 other service error, 9 token cache error.
 
-use devicecode::{Authority, CancelHandle, ErrorKind, PublicClient};
+use devicecode::{
+    Account, Authority, CancelHandle, ErrorKind, FileCache, PublicClient, SilentOptions,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: devicecode login --client-id ID (--tenant T | --authority URL | --issuer URL | --device-endpoint URL --token-endpoint URL) [--scope S]... [--ca-file PEM] [--timeout SECS] [--cache FILE] [--verbose]";
+const USAGE: &str = "usage: devicecode login|token|accounts|logout --client-id ID (--tenant T | --authority URL | --issuer URL | --device-endpoint URL --token-endpoint URL) [--scope S]... [--ca-file PEM] [--timeout SECS] [--cache FILE] [--account USERNAME] [--force-refresh] [--verbose]";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -29,6 +44,8 @@ struct Args {
     ca_file: Option<String>,
     timeout: Option<u64>,
     cache: Option<String>,
+    account: Option<String>,
+    force_refresh: bool,
     verbose: bool,
 }
 
@@ -37,13 +54,20 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         command: argv.next().ok_or("no command given")?,
         ..Args::default()
     };
-    if args.command != "login" {
+    if !["login", "token", "accounts", "logout"].contains(&args.command.as_str()) {
         return Err(format!("unknown command '{}'", args.command));
     }
     while let Some(flag) = argv.next() {
-        if flag == "--verbose" || flag == "-v" {
-            args.verbose = true;
-            continue;
+        match flag.as_str() {
+            "--verbose" | "-v" => {
+                args.verbose = true;
+                continue;
+            }
+            "--force-refresh" => {
+                args.force_refresh = true;
+                continue;
+            }
+            _ => {}
         }
         let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -56,6 +80,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--scope" => args.scopes.push(value()?),
             "--ca-file" => args.ca_file = Some(value()?),
             "--cache" => args.cache = Some(value()?),
+            "--account" => args.account = Some(value()?),
             "--timeout" => {
                 let text = value()?;
                 let secs = text
@@ -124,11 +149,14 @@ fn main() -> ExitCode {
             log::set_max_level(log::LevelFilter::Debug);
         }
     }
-    match login(&args) {
-        Ok(username) => {
-            eprintln!("signed in as {username}");
-            ExitCode::SUCCESS
-        }
+    let result = match args.command.as_str() {
+        "login" => login(&args),
+        "token" => token(&args),
+        "accounts" => accounts(&args),
+        _ => logout(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
             eprintln!("devicecode: {message}");
             ExitCode::from(code)
@@ -136,57 +164,150 @@ fn main() -> ExitCode {
     }
 }
 
-fn login(args: &Args) -> Result<String, (u8, String)> {
-    let usage = |m: String| (2u8, m);
+type Failure = (u8, String);
+
+fn usage(message: String) -> Failure {
+    (2, message)
+}
+
+fn failed(error: devicecode::Error) -> Failure {
+    (exit_code(error.kind()), error.to_string())
+}
+
+fn cache(args: &Args) -> Result<FileCache, Failure> {
+    match &args.cache {
+        Some(path) => Ok(FileCache::new(path)),
+        None => FileCache::at_default_location().map_err(failed),
+    }
+}
+
+fn client(args: &Args) -> Result<PublicClient, Failure> {
     let client_id = args
         .client_id
         .clone()
         .ok_or_else(|| usage(format!("--client-id is required\n{USAGE}")))?;
     let authority = authority(args).map_err(usage)?;
-    if args.cache.is_some() {
-        eprintln!("devicecode: note: --cache is not used yet; tokens are not saved");
-    }
-    let mut builder = PublicClient::builder(client_id).authority(authority);
+    let mut builder = PublicClient::builder(client_id)
+        .authority(authority)
+        .token_cache(cache(args)?);
     if let Some(path) = &args.ca_file {
         let pem =
             std::fs::read(path).map_err(|e| usage(format!("cannot read --ca-file {path}: {e}")))?;
         builder = builder.root_certificates_pem(pem);
     }
-    let app = builder.build().map_err(|e| usage(e.to_string()))?;
+    builder.build().map_err(|e| usage(e.to_string()))
+}
 
+/// The account named by `--account`, or `None` for the only one.
+fn chosen_account(app: &PublicClient, args: &Args) -> Result<Option<Account>, Failure> {
+    let Some(name) = &args.account else {
+        return Ok(None);
+    };
+    let accounts = app.accounts().map_err(failed)?;
+    accounts
+        .into_iter()
+        .find(|a| is_named(a, name))
+        .map(Some)
+        .ok_or_else(|| {
+            (
+                3,
+                format!("no account '{name}' is signed in: run `devicecode login`"),
+            )
+        })
+}
+
+fn login(args: &Args) -> Result<(), Failure> {
+    let app = client(args)?;
     // Ctrl-C and SIGTERM (systemd stop) cancel the wait cleanly.
     let cancel = CancelHandle::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, cancel.flag())
             .map_err(|e| (2u8, format!("cannot watch signal {signal}: {e}")))?;
     }
-
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
-    let result = app.start_device_flow(&scopes).and_then(|flow| {
-        app.display(&flow)?;
-        match args.timeout {
-            Some(secs) => {
-                app.wait_for_token_with_timeout(&flow, &cancel, Duration::from_secs(secs))
-            }
-            None => app.wait_for_token(&flow, &cancel),
-        }
-    });
-    match result {
-        Ok(token) => Ok(token.account().map_or_else(
-            || "(unknown account)".to_string(),
-            |a| a.username().to_string(),
-        )),
-        Err(error) => Err((exit_code(error.kind()), error.to_string())),
+    let flow = app.start_device_flow(&scopes).map_err(failed)?;
+    app.display(&flow).map_err(failed)?;
+    let token = match args.timeout {
+        Some(secs) => app.wait_for_token_with_timeout(&flow, &cancel, Duration::from_secs(secs)),
+        None => app.wait_for_token(&flow, &cancel),
     }
+    .map_err(failed)?;
+    let who = token
+        .account()
+        .map_or("(unknown account)", |a| a.username());
+    eprintln!("signed in as {who}");
+    Ok(())
+}
+
+fn token(args: &Args) -> Result<(), Failure> {
+    let app = client(args)?;
+    let account = chosen_account(&app, args)?;
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    let options = SilentOptions::default().force_refresh(args.force_refresh);
+    let token = app
+        .acquire_token_silent_with(&scopes, account.as_ref(), &options)
+        .map_err(failed)?;
+    println!("{}", token.access_token().secret());
+    Ok(())
+}
+
+fn accounts(args: &Args) -> Result<(), Failure> {
+    for account in list_accounts(args)? {
+        println!("{}\t{}", account.username(), account.home_account_id());
+    }
+    Ok(())
+}
+
+fn logout(args: &Args) -> Result<(), Failure> {
+    let accounts = list_accounts(args)?;
+    let doomed: Vec<&Account> = match &args.account {
+        Some(name) => accounts.iter().filter(|a| is_named(a, name)).collect(),
+        None if accounts.len() <= 1 => accounts.iter().collect(),
+        None => {
+            return Err(usage(format!(
+                "{} accounts are signed in: say which with --account",
+                accounts.len()
+            )));
+        }
+    };
+    if doomed.is_empty() {
+        return Err((3, "no such account is signed in".to_string()));
+    }
+    for account in doomed {
+        // With an application, only its tokens go; without, the account's
+        // tokens of every application in the file.
+        match &args.client_id {
+            Some(_) => client(args)?.remove_account(account),
+            None => cache(args)?.remove_account(account),
+        }
+        .map_err(failed)?;
+        eprintln!("signed out {}", account.username());
+    }
+    Ok(())
+}
+
+/// The accounts of the application when one is named, else of the file.
+fn list_accounts(args: &Args) -> Result<Vec<Account>, Failure> {
+    match &args.client_id {
+        Some(_) => client(args)?.accounts(),
+        None => cache(args)?.accounts(),
+    }
+    .map_err(failed)
+}
+
+fn is_named(account: &Account, name: &str) -> bool {
+    account.username().eq_ignore_ascii_case(name) || account.home_account_id() == name
 }
 
 fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Configuration => 2,
+        ErrorKind::InteractionRequired => 3,
         ErrorKind::Declined => 4,
         ErrorKind::Expired | ErrorKind::TimedOut => 5,
         ErrorKind::Cancelled => 6,
         ErrorKind::Transport => 7,
+        ErrorKind::Cache => 9,
         _ => 8,
     }
 }

@@ -2,7 +2,8 @@
 //! test authority: its output contract and its exit codes.
 
 use devicecode::test_authority::{Approval, Flavor, TestAuthority};
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,12 +24,24 @@ fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
     path
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(example())
-        .args(args)
+/// The example, with a private HOME so that the default token cache of a
+/// test never lands in the real one.
+fn command() -> Command {
+    with_env(Command::new(example()))
+}
+
+fn with_env(mut command: Command) -> Command {
+    let home = std::env::temp_dir().join(format!("devicecode-cli-home-{}", std::process::id()));
+    command
         .env("NO_PROXY", "127.0.0.1")
-        .output()
-        .unwrap()
+        .env("HOME", home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    command().args(args).output().unwrap()
 }
 
 /// `login` against the authority's Entra "organizations" tenant, trusting its CA.
@@ -158,7 +171,7 @@ fn expired_and_timeout_exit_5() {
 #[test]
 fn sigterm_cancels_with_exit_6() {
     let auth = TestAuthority::builder().start().unwrap();
-    let mut child = Command::new(example())
+    let mut child = command()
         .args(login_args(&auth, "cancel"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -203,4 +216,152 @@ fn unreachable_server_exits_7_and_refused_client_exits_8() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("devicecode-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `token`, `accounts` or `logout` for the authority and cache of a test.
+fn cache_command(auth: &TestAuthority, name: &str, command: &str, cache: &Path) -> Vec<String> {
+    let mut args = login_args(auth, name);
+    args[0] = command.to_string();
+    args.extend(["--cache".to_string(), cache.display().to_string()]);
+    args
+}
+
+fn run_owned(args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args)
+}
+
+#[test]
+fn login_saves_a_private_cache_that_token_accounts_and_logout_use() {
+    let auth = TestAuthority::builder()
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let dir = scratch("cache");
+    // The directory does not exist yet, and a careless umask would make the
+    // file world-readable: the cache must be 0600 anyway.
+    let cache = dir.join("state/nested/tokens.json");
+    let mut login = cache_command(&auth, "cache", "login", &cache);
+    login.extend(["--scope".into(), "User.Read".into()]);
+    let out = with_env(Command::new("sh"))
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(example())
+        .args(&login)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "cache mode {mode:o}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    for section in [
+        "AccessToken",
+        "RefreshToken",
+        "IdToken",
+        "Account",
+        "AppMetadata",
+    ] {
+        assert!(saved.get(section).is_some(), "{section} missing: {saved}");
+    }
+    let cached_secret = saved["AccessToken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = run_owned(&cache_command(&auth, "cache", "accounts", &cache));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with("device.user@contoso.example\t"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 1);
+    // Without an application, the file's accounts.
+    let out = run(&["accounts", "--cache", cache.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), listed);
+
+    // `token` prints exactly the cached access token and asks nobody.
+    let before = auth.stats().requests.len();
+    let mut token = cache_command(&auth, "cache", "token", &cache);
+    token.extend(["--scope".into(), "User.Read".into()]);
+    let out = run_owned(&token);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{cached_secret}\n"));
+    assert_eq!(
+        auth.stats().requests.len(),
+        before,
+        "a cache hit needs no request"
+    );
+
+    // --force-refresh redeems the refresh token once, and prints the new token.
+    token.push("--force-refresh".into());
+    let out = run_owned(&token);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let fresh = text(&out.stdout);
+    assert_ne!(fresh.trim(), cached_secret);
+    let refreshes = auth
+        .stats()
+        .requests
+        .iter()
+        .filter(|r| r.param("grant_type") == Some("refresh_token"))
+        .count();
+    assert_eq!(refreshes, 1);
+
+    // An account that is not there: interaction required.
+    let mut other = cache_command(&auth, "cache", "token", &cache);
+    other.extend(["--account".into(), "nobody@contoso.example".into()]);
+    assert_eq!(run_owned(&other).status.code(), Some(3));
+
+    let out = run_owned(&cache_command(&auth, "cache", "logout", &cache));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("signed out device.user@contoso.example"));
+    let out = run_owned(&token);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn token_without_a_sign_in_exits_3_and_a_corrupt_cache_exits_9() {
+    let auth = TestAuthority::builder().start().unwrap();
+    let dir = scratch("corrupt");
+    let cache = dir.join("tokens.json");
+    let token = cache_command(&auth, "corrupt", "token", &cache);
+    let out = run_owned(&token);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sign in"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&cache, b"{\"AccessToken\": {\"trunc").unwrap();
+    let out = run_owned(&token);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out.stderr));
+    let kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("tokens.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged file is kept aside");
+    assert!(
+        text(&out.stderr).contains(&kept[0]),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(auth.stats().requests.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
 }

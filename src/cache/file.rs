@@ -1,8 +1,9 @@
 //! The token file: the one place a cache file is read, written and set aside.
 
 use super::lock::LockFile;
-use super::{StoreLock, TokenStore};
+use super::{Cache, StoreLock, TokenStore};
 use crate::error::Error;
+use crate::token_response::Account;
 use log::warn;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -109,6 +110,32 @@ impl FileCache {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every account in the file, whatever application signed it in (for a
+    /// tool that manages the file; a client lists its own with
+    /// [`PublicClient::accounts`](crate::PublicClient::accounts)).
+    pub fn accounts(&self) -> Result<Vec<Account>, Error> {
+        Ok(self.view().read()?.all_accounts())
+    }
+
+    /// Deletes every token of `account` in the file, for every application,
+    /// and its account entries. Returns whether anything was deleted.
+    pub fn remove_account(&self, account: &Account) -> Result<bool, Error> {
+        self.view().update(|doc| {
+            let removed =
+                doc.remove_account_everywhere(account.home_account_id(), account.environment());
+            Ok((removed > 0, removed > 0))
+        })
+    }
+
+    fn view(&self) -> Cache {
+        Cache::new(Box::new(FileCache {
+            path: self.path.clone(),
+            lock_timeout: self.lock_timeout,
+            start_fresh: self.start_fresh,
+            warned_mode: AtomicBool::new(self.warned_mode.load(Ordering::Relaxed)),
+        }))
     }
 
     fn lock_path(&self) -> PathBuf {

@@ -281,6 +281,51 @@ impl CacheDoc {
         accounts
     }
 
+    /// Every account in the document, whatever application signed it in:
+    /// one per home account id and environment, ordered by username.
+    pub fn all_accounts(&self) -> Vec<Account> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        let mut accounts = Vec::new();
+        for (_, e) in self.section(ACCOUNT) {
+            let (hid, env) = (text(e, "home_account_id"), text(e, "environment"));
+            if hid.is_empty() || seen.contains(&(hid, env)) {
+                continue;
+            }
+            seen.push((hid, env));
+            let client_id = self
+                .section(ID_TOKEN)
+                .map(|(_, t)| t)
+                .find(|t| text(t, "home_account_id") == hid && text(t, "environment") == env)
+                .map_or("", |t| text(t, "client_id"));
+            let app = AppScope {
+                client_id,
+                environment: env,
+                tenant: None,
+                entra: true,
+            };
+            let id_token = self
+                .section(ID_TOKEN)
+                .find(|(_, t)| owned_by(t, &app, hid))
+                .map(|(_, t)| IdToken::new(text(t, "secret")));
+            accounts.extend(self.account_entry(&app, hid, text(e, "realm"), id_token.as_ref()));
+        }
+        accounts.sort_by(|a, b| a.username().cmp(b.username()));
+        accounts
+    }
+
+    /// Deletes every credential and account entry of the account, for every
+    /// application. Returns how many entries were removed.
+    pub fn remove_account_everywhere(&mut self, hid: &str, environment: &str) -> usize {
+        [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN, ACCOUNT]
+            .iter()
+            .map(|section| {
+                self.remove_where(section, |e| {
+                    text(e, "home_account_id") == hid && text(e, "environment") == environment
+                })
+            })
+            .sum()
+    }
+
     /// Whether tokens without an account (from a server that sends no
     /// id_token) are cached for the application.
     pub fn has_anonymous_tokens(&self, app: &AppScope<'_>) -> bool {

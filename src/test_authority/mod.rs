@@ -230,6 +230,7 @@ pub struct TestAuthorityBuilder {
     client_ids: Option<Vec<String>>,
     tenants: Option<Vec<String>>,
     rotate_refresh_tokens: bool,
+    token_lifetime: Option<u64>,
     username: String,
     display_name: String,
     plain_http: bool,
@@ -252,6 +253,7 @@ impl fmt::Debug for TestAuthorityBuilder {
             .field("client_ids", &self.client_ids)
             .field("tenants", &self.tenants)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("token_lifetime", &self.token_lifetime)
             .field("username", &self.username)
             .field("display_name", &self.display_name)
             .field("plain_http", &self.plain_http)
@@ -276,6 +278,7 @@ impl Default for TestAuthorityBuilder {
             client_ids: None,
             tenants: None,
             rotate_refresh_tokens: true,
+            token_lifetime: None,
             username: "device.user@contoso.example".to_string(),
             display_name: "Device User".to_string(),
             plain_http: false,
@@ -394,6 +397,14 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// The lifetime of access tokens, in seconds (`expires_in` of token
+    /// answers). Default: 3599 (Entra) or 3600 (generic). A lifetime under
+    /// five minutes makes every silent call refresh.
+    pub fn token_lifetime(mut self, seconds: u64) -> Self {
+        self.token_lifetime = Some(seconds);
+        self
+    }
+
     /// Serve plain HTTP instead of HTTPS (still on loopback only). Default: off.
     pub fn plain_http(mut self, on: bool) -> Self {
         self.plain_http = on;
@@ -434,6 +445,7 @@ impl TestAuthorityBuilder {
             client_ids: self.client_ids,
             tenants: self.tenants,
             rotate_refresh_tokens: self.rotate_refresh_tokens,
+            token_lifetime: self.token_lifetime,
             username: self.username,
             display_name: self.display_name,
             keep_alive: self.keep_alive,
@@ -615,6 +627,7 @@ struct Config {
     client_ids: Option<Vec<String>>,
     tenants: Option<Vec<String>>,
     rotate_refresh_tokens: bool,
+    token_lifetime: Option<u64>,
     username: String,
     display_name: String,
     keep_alive: bool,

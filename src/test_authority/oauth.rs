@@ -539,8 +539,9 @@ fn token_response(
             if !granted.is_empty() {
                 put(&mut body, "scope", json!(granted.join(" ")));
             }
-            put(&mut body, "expires_in", number(shared, 3599));
-            put(&mut body, "ext_expires_in", number(shared, 3599));
+            let lifetime = config.token_lifetime.unwrap_or(3599);
+            put(&mut body, "expires_in", number(shared, lifetime));
+            put(&mut body, "ext_expires_in", number(shared, lifetime));
             put(&mut body, "access_token", json!(x.state.rng.token(64)));
             let tid = tenant
                 .filter(|t| is_guid(t))
@@ -573,7 +574,8 @@ fn token_response(
         }
         Flavor::Generic => {
             put(&mut body, "access_token", json!(x.state.rng.token(48)));
-            put(&mut body, "expires_in", number(shared, 3600));
+            let lifetime = config.token_lifetime.unwrap_or(3600);
+            put(&mut body, "expires_in", number(shared, lifetime));
             let api_scopes: Vec<&str> = scopes
                 .iter()
                 .map(String::as_str)
