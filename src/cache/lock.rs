@@ -15,6 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// refresh, which our HTTP timeouts bound. A lock file older than this that
 /// nobody holds an `flock` on is abandoned.
 const STALE_AFTER: Duration = Duration::from_secs(60);
+/// A lock file without an owner's pid is being written by its creator for
+/// microseconds; one that stays empty this long lost its creator to a crash.
+const EMPTY_STALE_AFTER: Duration = Duration::from_secs(2);
 const RETRY_EVERY: Duration = Duration::from_millis(20);
 
 /// An acquired lock: the file exists, is ours, and we hold its `flock`.
@@ -67,13 +70,9 @@ impl LockFile {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
             Err(e) => return Err(e),
         };
-        match file.try_lock() {
-            Ok(()) => {}
-            // Someone opened our new file and holds its flock: a stale-lock
-            // check of another process raced us. Let it finish; retry.
-            Err(TryLockError::WouldBlock) => return Ok(None),
-            Err(TryLockError::Error(e)) => return Err(e),
-        }
+        // Only a stale-lock check of another process can hold the flock of
+        // a file we just made, and only for an instant: wait for it.
+        file.lock()?;
         // msal-extensions' format: "<pid> <program>".
         let _ = write!(file, "{} devicecode", std::process::id());
         Ok(Some(file))
@@ -118,9 +117,10 @@ fn clear_if_stale(path: &PathBuf) -> io::Result<Option<String>> {
         .split_whitespace()
         .next()
         .and_then(|pid| pid.parse::<u32>().ok());
-    let owner_gone = owner.is_some_and(|pid| !process_alive(pid));
-    // A young file without a pid may be one whose creator is about to write it.
-    let stale = owner_gone || age > STALE_AFTER;
+    let stale = match owner {
+        Some(pid) => !process_alive(pid) || age > STALE_AFTER,
+        None => age > EMPTY_STALE_AFTER,
+    };
     if stale && same_file(path, &file) {
         log::warn!(
             "removing the stale lock {} left by process {}",
