@@ -10,7 +10,7 @@ use crate::json::Object;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::token_response::{Account, Token, decode_jwt_claims};
 use serde_json::{Map, Value};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ACCESS_TOKEN: &str = "AccessToken";
 const REFRESH_TOKEN: &str = "RefreshToken";
@@ -243,6 +243,8 @@ impl CacheDoc {
         since: SystemTime,
     ) -> Option<Token> {
         let needed = match_scopes(wanted.scopes);
+        // `cached_at` has whole seconds: compare at that precision.
+        let since = UNIX_EPOCH + Duration::from_secs(seconds_of(since));
         let (_, entry) = self.section(ACCESS_TOKEN).find(|(_, e)| {
             owned_by(e, app, wanted.home_account_id)
                 && covers(text(e, "target"), &needed)
@@ -595,10 +597,12 @@ fn time(entry: &Entry, name: &str) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds(entry, name)?))
 }
 
+fn seconds_of(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 fn epoch(at: SystemTime) -> String {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string()
+    seconds_of(at).to_string()
 }
 
 fn put(entry: &mut Entry, name: &str, value: &str) {
