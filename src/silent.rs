@@ -109,19 +109,13 @@ impl PublicClient {
                 early => (hid, early),
             }
         };
-        let wanted = Wanted {
-            scopes: &scopes,
-            home_account_id: &hid,
-        };
         let result = self.cache.update(|doc| {
             // Under the lock, the file may hold what another process got
-            // while we waited: use it rather than redeem a spent token.
-            let concurrent = if options.force_refresh {
-                doc.refreshed_since(&app, &wanted, started)
-            } else {
-                fresh(doc, &app, &scopes, &hid, self.clock.wall())
-            };
-            if let Some(token) = concurrent {
+            // while we waited: use its token, or at least its refresh token
+            // (the one we read before may be spent by now).
+            if !options.force_refresh
+                && let Some(token) = fresh(doc, &app, &scopes, &hid, self.clock.wall())
+            {
                 debug!("silent: another process refreshed meanwhile; using its tokens");
                 return Ok((token, false));
             }

@@ -234,26 +234,6 @@ impl CacheDoc {
             .collect()
     }
 
-    /// Whether an access token was stored for the account after `since`: a
-    /// concurrent process refreshed while this one waited for the lock.
-    pub fn refreshed_since(
-        &self,
-        app: &AppScope<'_>,
-        wanted: &Wanted<'_>,
-        since: SystemTime,
-    ) -> Option<Token> {
-        let needed = match_scopes(wanted.scopes);
-        // `cached_at` has whole seconds: compare at that precision.
-        let since = UNIX_EPOCH + Duration::from_secs(seconds_of(since));
-        let (_, entry) = self.section(ACCESS_TOKEN).find(|(_, e)| {
-            owned_by(e, app, wanted.home_account_id)
-                && covers(text(e, "target"), &needed)
-                && time(e, "cached_at").is_some_and(|at| at >= since)
-                && time(e, "expires_on").is_some_and(|at| at >= since + MIN_LIFETIME)
-        })?;
-        Some(self.token_from(app, wanted.home_account_id, entry))
-    }
-
     /// The accounts that hold tokens of this application, one per home
     /// account id, ordered by username.
     pub fn accounts(&self, app: &AppScope<'_>) -> Vec<Account> {
