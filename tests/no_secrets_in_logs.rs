@@ -5,8 +5,10 @@ mod common;
 
 use common::*;
 use devicecode::test_authority::{Approval, Endpoint, Fault, TestAuthority};
-use devicecode::{Authority, CancelHandle, ManualClock};
+use devicecode::{Authority, CancelHandle, FileCache, ManualClock};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -31,6 +33,9 @@ fn no_secret_is_logged_at_any_level() {
     log::set_max_level(log::LevelFilter::Trace);
 
     let clock = ManualClock::new();
+    let dir = std::env::temp_dir().join(format!("devicecode-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = dir.join("tokens.json");
     let auth = TestAuthority::builder()
         .clock(Arc::new(clock.clone()))
         .approval(Approval::AfterPolls(3))
@@ -53,11 +58,22 @@ fn no_secret_is_logged_at_any_level() {
         &seen,
     )
     .display(devicecode::LogDisplay)
+    .token_cache(FileCache::new(&cache))
     .build()
     .unwrap();
     let token = app
         .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
         .unwrap();
+    // Silent calls: a hit, a refresh, and a refused refresh; and a cache
+    // file others can read, which is warned about.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
+    app.acquire_token_silent(&["User.Read"], None).unwrap();
+    clock.advance(Duration::from_secs(3600));
+    let refreshed = app.acquire_token_silent(&["User.Read"], None).unwrap();
+    clock.advance(Duration::from_secs(3600));
+    auth.revoke_refresh_tokens();
+    let refused = app.acquire_token_silent(&["User.Read"], None).unwrap_err();
+    assert!(refused.is_interaction_required());
     let declined = TestAuthority::builder()
         .clock(Arc::new(clock.clone()))
         .approval(Approval::DenyAfterPolls(1))
@@ -74,7 +90,7 @@ fn no_secret_is_logged_at_any_level() {
     let failed = other
         .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
         .unwrap_err();
-    log::error!(target: "devicecode", "{failed} / {failed:?} / {token:?}");
+    log::error!(target: "devicecode", "{failed} / {failed:?} / {token:?} / {refused:?}");
 
     let mut secrets: Vec<String> = Vec::new();
     for stats in [auth.stats(), declined.stats()] {
@@ -84,6 +100,8 @@ fn no_secret_is_logged_at_any_level() {
     }
     secrets.push(token.access_token().secret().to_string());
     secrets.push(token.refresh_token().unwrap().secret().to_string());
+    secrets.push(refreshed.access_token().secret().to_string());
+    secrets.push(refreshed.refresh_token().unwrap().secret().to_string());
     let id_token = token.id_token().unwrap().secret().to_string();
     // Any one part of the id_token is as telling as the whole.
     secrets.extend(
@@ -113,6 +131,18 @@ fn no_secret_is_logged_at_any_level() {
             .iter()
             .any(|r| r.contains("signed in as device.user@contoso.example"))
     );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.starts_with("WARN") && r.contains("readable") && r.contains("chmod 600")),
+        "a cache file others can read is warned about"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("redeeming the refresh token")),
+        "the refresh was logged"
+    );
     for record in &records {
         for secret in &secrets {
             assert!(
@@ -121,4 +151,5 @@ fn no_secret_is_logged_at_any_level() {
             );
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
