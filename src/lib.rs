@@ -28,6 +28,10 @@
 //! - [`CodeDisplay`]: how the code reaches a person; [`StdoutDisplay`] by default.
 //! - [`CancelHandle`]: stops a wait from another thread or a signal handler.
 //! - [`Token`] and [`Account`]: what a sign-in returns, with absolute expiries.
+//! - [`FileCache`], [`MemoryCache`] and the [`TokenStore`] trait: where tokens
+//!   are kept, in MSAL's token cache format;
+//!   [`acquire_token_silent`](PublicClient::acquire_token_silent) returns a
+//!   cached token or refreshes it.
 //! - [`Error`] with [`ErrorKind`]: what went wrong and what to do about it.
 //! - [`Clock`]: injectable time; [`ManualClock`] runs a 15-minute flow in
 //!   milliseconds in tests.

@@ -1,7 +1,7 @@
 //! The lock file beside the cache, compatible with MSAL's msal-extensions.
 //!
 //! msal-extensions takes its lock by creating `<cache>.lockfile` exclusively
-//! (writing "<pid> <program>") and deleting it when done; with portalocker it
+//! (writing `<pid> <program>`) and deleting it when done; with portalocker it
 //! also holds an `flock` on it. Doing both excludes either variant. A file left
 //! by a crash is recognised as stale (nobody holds its `flock`, and its owner
 //! is gone or it is old) and removed, so no crash blocks anyone for good.
