@@ -626,3 +626,85 @@ fn overlaps(target: &str, scopes: &[String]) -> bool {
         .split_whitespace()
         .any(|t| scopes.iter().any(|s| s.eq_ignore_ascii_case(t)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: AppScope<'static> = AppScope {
+        client_id: "cid",
+        environment: "login.example",
+        tenant: Some("organizations"),
+        entra: true,
+    };
+
+    #[test]
+    fn unreadable_documents_say_why() {
+        for (bytes, why) in [
+            (&b""[..], "empty"),
+            (b" \n\t", "empty"),
+            (b"[1, 2]", "not an object"),
+            (b"{\"AccessToken\": {", "not valid JSON"),
+            (b"\xff\xfe", "not valid JSON"),
+        ] {
+            let reason = CacheDoc::parse(bytes).unwrap_err();
+            assert!(reason.contains(why), "{bytes:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn damaged_entries_match_nothing_and_do_not_panic() {
+        let doc = CacheDoc::parse(
+            br#"{
+                "AccessToken": {"a": 5, "b": {"client_id": 7, "secret": [], "expires_on": "soon"},
+                                "c": {"client_id": "cid", "environment": "login.example",
+                                      "home_account_id": "h", "realm": "organizations",
+                                      "target": "x", "secret": "s", "expires_on": -1}},
+                "RefreshToken": [],
+                "Account": "nope",
+                "IdToken": {"i": null}
+            }"#,
+        )
+        .unwrap();
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: "h",
+        };
+        assert!(doc.access_token(&APP, &wanted, SystemTime::now()).is_none());
+        assert!(doc.refresh_tokens(&APP, "h").is_empty());
+        assert!(doc.accounts(&APP).is_empty());
+        assert!(doc.all_accounts().is_empty());
+    }
+
+    #[test]
+    fn keys_targets_and_layout_are_msal_s() {
+        assert_eq!(
+            msal_key(&["U.T", "Login.Example", "accesstoken", "CID", "Realm", "b A"]),
+            "u.t-login.example-accesstoken-cid-realm-b a"
+        );
+        assert_eq!(
+            target_of(&["profile".into(), "User.Read".into(), "openid".into()]),
+            "User.Read openid profile"
+        );
+        assert!(covers(
+            "User.Read openid profile",
+            &match_scopes(&["user.read".into(), "openid".into()])
+        ));
+        assert!(!covers("User.Read", &match_scopes(&["Mail.Read".into()])));
+        let doc = CacheDoc::parse(br#"{"Other": {"k": {"v": "1"}}}"#).unwrap();
+        let text = String::from_utf8(doc.to_bytes()).unwrap();
+        assert!(text.contains("\n    \"Other\": {\n        \"k\""), "{text}");
+    }
+
+    #[test]
+    fn times_are_read_from_strings_or_numbers() {
+        let entry: Entry =
+            serde_json::from_str(r#"{"a": "1795478400", "b": 12, "c": "x", "d": -4}"#).unwrap();
+        assert_eq!(seconds(&entry, "a"), Some(1_795_478_400));
+        assert_eq!(seconds(&entry, "b"), Some(12));
+        assert_eq!(seconds(&entry, "c"), None);
+        assert_eq!(seconds(&entry, "d"), None);
+        assert_eq!(seconds(&entry, "missing"), None);
+    }
+}
