@@ -198,10 +198,11 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
         U::Timeout(_) => (true, format!("timed out talking to {host}")),
         U::HostNotFound => (true, format!("could not resolve {host} (DNS)")),
         U::ConnectionFailed => (true, format!("could not connect to {host}")),
-        U::Io(e) if is_tls_failure(e) => (false, tls_failure(&host)),
+        U::Io(e) if is_tls_failure(e) => (false, tls_failure(&host, tls_cause(e))),
         U::Io(_) => (true, format!("the connection to {host} failed")),
         U::Protocol(_) => (true, format!("{host} broke the HTTP protocol")),
-        U::Tls(_) | U::Rustls(_) | U::Pem(_) => (false, tls_failure(&host)),
+        U::Rustls(e) => (false, tls_failure(&host, Some(e))),
+        U::Tls(_) | U::Pem(_) => (false, tls_failure(&host, None)),
         U::InvalidProxyUrl => {
             return Error::config(format!("the proxy URL is not valid: {error}"))
                 .with_source(error);
@@ -220,14 +221,38 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
 /// rustls reports a bad certificate as an I/O error wrapping its own error;
 /// retrying cannot fix it, so it must not be mistaken for a network blip.
 fn is_tls_failure(error: &std::io::Error) -> bool {
-    error
-        .get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    tls_cause(error).is_some()
 }
 
-fn tls_failure(host: &str) -> String {
+fn tls_cause(error: &std::io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+fn tls_failure(host: &str, cause: Option<&rustls::Error>) -> String {
+    use rustls::CertificateError as C;
+    let now = SystemTime::now();
+    let clock = format!(
+        "this device's clock reads {}",
+        crate::clock::civil_date(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    );
+    let by_time = matches!(
+        cause,
+        Some(rustls::Error::InvalidCertificate(
+            C::Expired | C::NotValidYet | C::ExpiredContext { .. } | C::NotValidYetContext { .. }
+        ))
+    );
+    if let Err(wrong) = crate::clock::check_wall_clock(now) {
+        // Every certificate looks "not yet valid" to a board stuck in 1970.
+        return format!("the TLS connection to {host} failed: {wrong}");
+    }
+    if by_time {
+        return format!(
+            "the TLS connection to {host} failed: its certificate is expired or not yet valid, and {clock}; if that date is wrong, set the clock (NTP), otherwise the server's certificate is out of date"
+        );
+    }
+    let why = cause.map_or_else(String::new, |e| format!(" ({e})"));
     format!(
-        "the TLS connection to {host} failed; check that the device clock is right and that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem)"
+        "the TLS connection to {host} failed{why}; check that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem) and that the device clock is right ({clock})"
     )
 }
 
@@ -376,6 +401,21 @@ mod tests {
             None
         );
         assert_eq!(retry_after_delay("-5", now), None);
+    }
+
+    #[test]
+    fn certificate_time_failures_point_at_the_clock() {
+        let wrap = |e: rustls::Error| ureq::Error::Io(std::io::Error::other(e));
+        let expired = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let err = transport_error("https://login.example/t", wrap(expired));
+        assert_eq!(err.kind(), ErrorKind::Transport);
+        assert!(!err.is_retryable());
+        let text = err.to_string();
+        assert!(text.contains("expired or not yet valid"), "{text}");
+        assert!(text.contains("this device's clock reads 20"), "{text}");
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let text = transport_error("https://login.example/t", wrap(unknown)).to_string();
+        assert!(text.contains("CA is trusted"), "{text}");
     }
 
     #[test]
