@@ -480,3 +480,26 @@ fn a_custom_store_holds_the_msal_document() {
     app.acquire_token_silent(&["User.Read"], None).unwrap();
     assert_eq!(*store.locks.lock().unwrap(), 2, "the refresh took the lock");
 }
+
+#[test]
+fn a_planted_symlink_is_never_followed() {
+    let dir = scratch("symlink");
+    let path = dir.join("tokens.json");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    // Temporary names are `<file>.<pid>.<n>.tmp`: plant links at the next ones.
+    for n in 0..500 {
+        let name = format!("tokens.json.{}.{n}.tmp", std::process::id());
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+    }
+    let store = FileCache::new(&path);
+    // Whether the save goes around the links or gives up, nothing is
+    // written through them.
+    let _ = store.save(b"{}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        assert!(meta.file_type().is_file(), "the cache is a plain file");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
