@@ -503,3 +503,49 @@ fn a_planted_symlink_is_never_followed() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_server_without_id_tokens_still_gets_silent_calls() {
+    // A generic RFC 8628 server: no id_token (no `openid` asked), so no
+    // account; the tokens are still cached and refreshed for "the" user.
+    let clock = ManualClock::new();
+    let auth = TestAuthority::builder()
+        .flavor(devicecode::test_authority::Flavor::Generic)
+        .clock(Arc::new(clock.clone()))
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let authority = Authority::endpoints(
+        &auth.device_authorization_endpoint(),
+        &auth.token_endpoint(),
+    )
+    .unwrap();
+    let app = builder(&auth, authority, &clock, &Seen::default())
+        .build()
+        .unwrap();
+    let signed_in = app
+        .sign_in_with_device_code(&["repo"], &CancelHandle::new())
+        .unwrap();
+    assert!(signed_in.account().is_none());
+    assert!(app.accounts().unwrap().is_empty());
+    let hit = app.acquire_token_silent(&["repo"], None).unwrap();
+    assert_eq!(
+        hit.access_token().secret(),
+        signed_in.access_token().secret()
+    );
+    clock.advance(Duration::from_secs(3600));
+    let refreshed = app.acquire_token_silent(&["repo"], None).unwrap();
+    assert_ne!(
+        refreshed.access_token().secret(),
+        hit.access_token().secret()
+    );
+    let sent = auth.stats().requests.last().cloned().unwrap();
+    assert_eq!(sent.param("grant_type"), Some("refresh_token"));
+    assert_eq!(
+        sent.param("scope"),
+        Some("repo"),
+        "no OpenID scopes added for a generic server"
+    );
+    assert_eq!(sent.param("client_info"), None);
+}
