@@ -549,3 +549,45 @@ fn a_server_without_id_tokens_still_gets_silent_calls() {
     );
     assert_eq!(sent.param("client_info"), None);
 }
+
+#[test]
+fn a_domain_authority_stores_under_the_tenant_id() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock);
+    let dir = scratch("domain");
+    let path = dir.join("tokens.json");
+    let by_domain = Authority::entra_at(&auth.base_url(), "contoso.example").unwrap();
+    let app = builder(&auth, by_domain, &clock, &Seen::default())
+        .token_cache(FileCache::new(&path))
+        .build()
+        .unwrap();
+    sign_in(&app);
+    let tid = app.accounts().unwrap()[0].tenant_id().unwrap().to_string();
+    let doc = read_json(&path);
+    let at = doc["AccessToken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(
+        at["realm"],
+        tid.as_str(),
+        "MSAL's realm: the tenant id, not the domain"
+    );
+    let requests = auth.stats().requests.len();
+    app.acquire_token_silent(&["User.Read"], None).unwrap();
+    // The same tenant named by its id finds the same token.
+    let by_id = Authority::entra_at(&auth.base_url(), &tid).unwrap();
+    let same = builder(&auth, by_id, &clock, &Seen::default())
+        .token_cache(FileCache::new(&path))
+        .build()
+        .unwrap();
+    same.acquire_token_silent(&["User.Read"], None).unwrap();
+    assert_eq!(
+        auth.stats().requests.len(),
+        requests,
+        "both were cache hits"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
