@@ -100,7 +100,7 @@ impl PublicClient {
             };
             match doc.access_token(&app, &wanted, started) {
                 _ if options.force_refresh => (hid, None),
-                Some(token) if token.refresh_at().is_none_or(|at| at > started) => {
+                Some(token) if !renewal_due(&token, started) => {
                     debug!("silent: a cached access token is still valid");
                     return Ok(token);
                 }
@@ -212,7 +212,12 @@ fn fresh(
         home_account_id: hid,
     };
     doc.access_token(app, &wanted, now)
-        .filter(|token| token.refresh_at().is_none_or(|at| at > now))
+        .filter(|token| !renewal_due(token, now))
+}
+
+/// Whether the server's `refresh_in` advice says to renew the token by now.
+fn renewal_due(token: &Token, now: SystemTime) -> bool {
+    token.refresh_at().is_some_and(|at| at <= now)
 }
 
 /// The home account id a silent call is for.
