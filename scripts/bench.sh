@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Measures the `devicecode` example against the test authority on loopback:
+# one complete sign-in (code + 2 pending polls + token + cache write), a
+# silent cache hit and a silent refresh. Prints a markdown report.
+#
+#   scripts/bench.sh > benches/RESULTS.md
+#
+# Environment: BENCH_PROFILE (cargo profile of the measured binary, default
+# "release-small" when Cargo.toml has it, else "release"), BENCH_TARGETS
+# (extra targets whose stripped size is reported when their toolchain is
+# installed, default "aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
+# Needs gcc (a launcher that reads wait4's rusage) and valgrind (callgrind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NO_PROXY="127.0.0.1,localhost,::1"
+export CARGO_TERM_COLOR=never
+
+if grep -q '^\[profile.release-small\]' Cargo.toml; then
+    profile=${BENCH_PROFILE:-release-small}
+else
+    profile=${BENCH_PROFILE:-release}
+fi
+targets=${BENCH_TARGETS:-aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
+client_id=11111111-2222-3333-4444-555555555555
+
+cargo build --quiet --locked --profile "$profile" --example devicecode >&2
+cargo build --quiet --locked --release --features test-authority --example test_authority >&2
+bin=target/$profile/examples/devicecode
+[ "$profile" = dev ] && bin=target/debug/examples/devicecode
+server=target/release/examples/test_authority
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+stripped() { cp "$1" "$work/stripped"; strip "$work/stripped"; stat -c %s "$work/stripped"; }
+
+# The authority approves at the third poll: 2 pending answers, then the token.
+coproc AUTH { "$server" "$work/ca.pem" 3 1; }
+read -r base <&"${AUTH[0]}"
+authority="$base/organizations"
+common=(--client-id "$client_id" --authority "$authority" --ca-file "$work/ca.pem" --scope User.Read)
+
+stats() { echo stats >&"${AUTH[1]}"; read -r line <&"${AUTH[0]}"; echo "$line"; }
+reset() { echo reset >&"${AUTH[1]}"; }
+mb() { awk -v n="$1" -v d="$2" 'BEGIN { printf "%.2f", n / d }'; }
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# Peak RSS (KiB) and user+sys CPU (ms) of one run, from wait4's rusage. The
+# launcher is a tiny static C program: Linux carries the peak RSS of the
+# process image that calls exec into the new one, so launching from python or
+# a shell would count their memory as ours.
+cat >"$work/launch.c" <<'EOF'
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execv(argv[1], argv + 1);
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) return 2;
+    printf("%d %ld %.1f\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+           ru.ru_maxrss,
+           (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0);
+    return 0;
+}
+EOF
+gcc -O2 -static -o "$work/launch" "$work/launch.c" 2>/dev/null || gcc -O2 -o "$work/launch" "$work/launch.c"
+rusage() { "$work/launch" "$@"; }
+
+# Instructions executed (callgrind), all threads.
+instructions() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | tail -1
+}
+
+measure() { # name, then the command
+    local name=$1; shift
+    reset
+    read -r rc rss cpu < <(rusage "$@")
+    [ "$rc" = 0 ] || { echo "bench: '$name' exited with $rc" >&2; exit 1; }
+    local counts; counts=$(stats)
+    local ins; ins=$(instructions "$@")
+    printf '| %s | %s KiB (%s MB) | %s ms | %s | %s | %s | %s |\n' "$name" "$rss" \
+        "$(mb "$rss" 1024)" "$cpu" "${ins:-n/a}" \
+        "$(field connections "$counts")" "$(field tls_handshakes "$counts")" "$(field before_code "$counts")"
+}
+
+echo "# Footprint of the \`devicecode\` example"
+echo
+echo "Produced by \`scripts/bench.sh > benches/RESULTS.md\` on $(date -u +%Y-%m-%d), $(uname -m),"
+echo "$(rustc --version), profile \`$profile\`. The test authority runs in its own process on loopback"
+echo "(examples/test_authority.rs) and counts connections and handshakes; peak RSS and CPU come from"
+echo "wait4's rusage of the process, instructions from callgrind (all of them, start-up included)."
+echo
+echo "## Binary size (stripped)"
+echo
+echo "| target | bytes | MB |"
+echo "|---|---:|---:|"
+size=$(stripped "$bin")
+printf '| x86_64-unknown-linux-gnu | %s | %s |\n' "$size" "$(mb "$size" 1000000)"
+for target in $targets; do
+    case $target in
+        aarch64-*) strip_tool=aarch64-linux-gnu-strip ;;
+        armv7-*|arm-*) strip_tool=arm-linux-gnueabihf-strip ;;
+        *) strip_tool=strip ;;
+    esac
+    if rustup target list --installed 2>/dev/null | grep -qx "$target" && command -v "$strip_tool" >/dev/null &&
+        cargo build --quiet --locked --profile "$profile" --example devicecode --target "$target" >&2 2>/dev/null; then
+        cp "target/$target/$profile/examples/devicecode" "$work/cross"
+        "$strip_tool" "$work/cross"
+        size=$(stat -c %s "$work/cross")
+        printf '| %s | %s | %s |\n' "$target" "$size" "$(mb "$size" 1000000)"
+    else
+        printf '| %s | not built here (run scripts/cross-test.sh %s first) | |\n' "$target" "$target"
+    fi
+done
+echo
+echo "## One run of each"
+echo
+echo "| run | peak RSS | user+sys CPU | instructions | TCP connections | TLS handshakes | requests before the code |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+measure "sign-in: code + 2 pending polls + token + cache write" \
+    "$bin" login "${common[@]}" --cache "$work/tokens.json"
+measure "silent cache hit (\`token\`)" "$bin" token "${common[@]}" --cache "$work/tokens.json"
+measure "silent refresh (\`token --force-refresh\`)" \
+    "$bin" token "${common[@]}" --cache "$work/tokens.json" --force-refresh
+echo
+echo "The sign-in's wall time is dominated by the 1 s poll interval the test authority asks for."
+echo "Callgrind runs each command a second time; its counts include the process start."
+exec {AUTH[1]}>&-
