@@ -5,23 +5,14 @@
 
 mod common;
 
-use common::{CLIENT_ID, Seen, builder};
+use common::{CLIENT_ID, Seen, builder, example_command};
 use devicecode::test_authority::{Approval, Endpoint, TestAuthority};
 use devicecode::{Authority, CancelHandle, FileCache, ManualClock};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 5;
-
-/// `cargo test` builds the examples next to the test binaries.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("devicecode{}", std::env::consts::EXE_SUFFIX))
-}
 
 #[test]
 fn processes_refreshing_at_once_never_replay_a_rotated_refresh_token() {
@@ -57,7 +48,7 @@ fn processes_refreshing_at_once_never_replay_a_rotated_refresh_token() {
     for round in 0..ROUNDS {
         let children: Vec<_> = (0..PROCESSES)
             .map(|_| {
-                Command::new(example())
+                example_command("devicecode")
                     .args(["token", "--client-id", CLIENT_ID, "--authority", &authority])
                     .args(["--scope", "User.Read", "--ca-file", ca.to_str().unwrap()])
                     .args(["--cache", cache.to_str().unwrap()])

@@ -1,6 +1,9 @@
 //! The `devicecode` command-line example, run as a real process against the
 //! test authority: its output contract and its exit codes.
 
+mod common;
+
+use common::{example_argv, example_command};
 use devicecode::test_authority::{Approval, Flavor, TestAuthority};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -8,14 +11,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
-
-/// `cargo test` builds the examples next to the test binaries.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("devicecode{}", std::env::consts::EXE_SUFFIX))
-}
 
 fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
     let path =
@@ -27,7 +22,7 @@ fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
 /// The example, with a private HOME so that the default token cache of a
 /// test never lands in the real one.
 fn command() -> Command {
-    with_env(Command::new(example()))
+    with_env(example_command("devicecode"))
 }
 
 fn with_env(mut command: Command) -> Command {
@@ -254,7 +249,7 @@ fn login_saves_a_private_cache_that_token_accounts_and_logout_use() {
     login.extend(["--scope".into(), "User.Read".into()]);
     let out = with_env(Command::new("sh"))
         .args(["-c", "umask 000; exec \"$0\" \"$@\""])
-        .arg(example())
+        .args(example_argv("devicecode"))
         .args(&login)
         .output()
         .unwrap();

@@ -2,23 +2,19 @@
 //! through its custom display, then works from the token file, and SIGTERM
 //! stops it cleanly.
 
+mod common;
+
+use common::example_command;
 use devicecode::test_authority::{Approval, Endpoint, TestAuthority};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples")
-        .join(format!("daemon{}", std::env::consts::EXE_SUFFIX))
-}
-
 fn start(auth: &TestAuthority, dir: &Path) -> (Child, Receiver<String>) {
     std::fs::write(dir.join("ca.pem"), auth.ca_pem()).unwrap();
-    let mut child = Command::new(example())
+    let mut child = example_command("daemon")
         .env(
             "DEVICECODE_CLIENT_ID",
             "11111111-2222-3333-4444-555555555555",

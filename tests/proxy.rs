@@ -9,7 +9,6 @@ use devicecode::test_authority::{Approval, TestAuthority};
 use devicecode::{Authority, CancelHandle, ManualClock};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// A CONNECT proxy that only tunnels to loopback; returns its URL and the
@@ -96,15 +95,7 @@ fn https_proxy_from_the_environment_is_used() {
         .unwrap();
     let ca = std::env::temp_dir().join(format!("devicecode-proxy-{}.pem", std::process::id()));
     std::fs::write(&ca, auth.ca_pem()).unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let cli = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("devicecode");
-    let out = Command::new(cli)
+    let out = example_command("devicecode")
         .args([
             "login",
             "--client-id",

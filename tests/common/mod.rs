@@ -3,6 +3,8 @@
 
 use devicecode::test_authority::{Endpoint, RecordedRequest, Stats, TestAuthority};
 use devicecode::{Authority, FnDisplay, ManualClock, Outcome, PublicClient, PublicClientBuilder};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -92,4 +94,32 @@ pub fn form<'a>(request: &'a RecordedRequest, key: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
+}
+
+/// An example binary; `cargo test` builds the examples next to the tests.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The program and arguments that run an example. When the tests run under
+/// emulation (scripts/cross-test.sh), `DEVICECODE_TEST_RUNNER` holds the
+/// emulator command (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`)
+/// that must run the foreign binaries the tests start.
+pub fn example_argv(name: &str) -> Vec<String> {
+    let mut argv: Vec<String> = std::env::var("DEVICECODE_TEST_RUNNER")
+        .map(|r| r.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    argv.push(example(name).display().to_string());
+    argv
+}
+
+/// A command that runs an example (through the emulator when there is one).
+pub fn example_command(name: &str) -> Command {
+    let argv = example_argv(name);
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    command
 }
