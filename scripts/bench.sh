@@ -6,21 +6,19 @@
 #   scripts/bench.sh > benches/RESULTS.md
 #
 # Environment: BENCH_PROFILE (cargo profile of the measured binary, default
-# "release-small" when Cargo.toml has it, else "release"), BENCH_TARGETS
-# (extra targets whose stripped size is reported when their toolchain is
-# installed, default "aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
+# "release-small"), BENCH_TARGETS (targets whose stripped size is reported;
+# their toolchains are installed as scripts/cross-test.sh does; default
+# "x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
+# The runs are measured for the host's glibc binary and for a static musl one.
 # Needs gcc (a launcher that reads wait4's rusage) and valgrind (callgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_PROXY="127.0.0.1,localhost,::1"
 export CARGO_TERM_COLOR=never
 
-if grep -q '^\[profile.release-small\]' Cargo.toml; then
-    profile=${BENCH_PROFILE:-release-small}
-else
-    profile=${BENCH_PROFILE:-release}
-fi
-targets=${BENCH_TARGETS:-aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
+profile=${BENCH_PROFILE:-release-small}
+targets=${BENCH_TARGETS:-x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
+. scripts/cross-env.sh
 client_id=11111111-2222-3333-4444-555555555555
 
 cargo build --quiet --locked --profile "$profile" --example devicecode >&2
@@ -106,32 +104,39 @@ echo "| target | bytes | MB |"
 echo "|---|---:|---:|"
 size=$(stripped "$bin")
 printf '| x86_64-unknown-linux-gnu | %s | %s |\n' "$size" "$(mb "$size" 1000000)"
+musl_bin=""
 for target in $targets; do
-    case $target in
-        aarch64-*) strip_tool=aarch64-linux-gnu-strip ;;
-        armv7-*|arm-*) strip_tool=arm-linux-gnueabihf-strip ;;
-        *) strip_tool=strip ;;
-    esac
-    if rustup target list --installed 2>/dev/null | grep -qx "$target" && command -v "$strip_tool" >/dev/null &&
-        cargo build --quiet --locked --profile "$profile" --example devicecode --target "$target" >&2 2>/dev/null; then
-        cp "target/$target/$profile/examples/devicecode" "$work/cross"
-        "$strip_tool" "$work/cross"
+    built=$(
+        cross_env "$target" && cross_install "$target" >&2 &&
+            cargo build --quiet --locked --profile "$profile" --example devicecode --target "$target" >&2 &&
+            echo "target/$target/$profile/examples/devicecode"
+    ) || built=""
+    if [ -n "$built" ]; then
+        cross_env "$target"
+        cp "$built" "$work/cross"
+        "$cross_strip" "$work/cross"
         size=$(stat -c %s "$work/cross")
         printf '| %s | %s | %s |\n' "$target" "$size" "$(mb "$size" 1000000)"
+        [ "$target" = x86_64-unknown-linux-musl ] && musl_bin=$built
     else
-        printf '| %s | not built here (run scripts/cross-test.sh %s first) | |\n' "$target" "$target"
+        printf '| %s | not built: its toolchain could not be installed | |\n' "$target"
     fi
 done
 echo
+runs() { # binary, label
+    local b=$1 label=$2
+    measure "$label: sign-in (code + 2 pending polls + token + cache write)" \
+        "$b" login "${common[@]}" --cache "$work/tokens.json"
+    measure "$label: silent cache hit (\`token\`)" "$b" token "${common[@]}" --cache "$work/tokens.json"
+    measure "$label: silent refresh (\`token --force-refresh\`)" \
+        "$b" token "${common[@]}" --cache "$work/tokens.json" --force-refresh
+}
 echo "## One run of each"
 echo
 echo "| run | peak RSS | user+sys CPU | instructions | TCP connections | TLS handshakes | requests before the code |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-measure "sign-in: code + 2 pending polls + token + cache write" \
-    "$bin" login "${common[@]}" --cache "$work/tokens.json"
-measure "silent cache hit (\`token\`)" "$bin" token "${common[@]}" --cache "$work/tokens.json"
-measure "silent refresh (\`token --force-refresh\`)" \
-    "$bin" token "${common[@]}" --cache "$work/tokens.json" --force-refresh
+runs "$bin" "glibc"
+[ -n "$musl_bin" ] && runs "$musl_bin" "static musl"
 echo
 echo "The sign-in's wall time is dominated by the 1 s poll interval the test authority asks for."
 echo "Callgrind runs each command a second time; its counts include the process start."
