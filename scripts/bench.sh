@@ -138,6 +138,10 @@ echo "|---|---:|---:|---:|---:|---:|---:|"
 runs "$bin" "glibc"
 [ -n "$musl_bin" ] && runs "$musl_bin" "static musl"
 echo
+echo "## Silent cache hit by file size (in process, \`cargo bench --bench silent_cache_hit\`)"
+echo
+cargo bench --quiet --locked --bench silent_cache_hit 2>/dev/null
+echo
 echo "The sign-in's wall time is dominated by the 1 s poll interval the test authority asks for."
 echo "Callgrind runs each command a second time; its counts include the process start."
 exec {AUTH[1]}>&-
