@@ -16,6 +16,14 @@ pub(super) enum Outcome {
     Respond(Response),
     /// Close the connection without answering ([`Fault::Close`]).
     Drop,
+    /// Keep the connection open and say nothing ([`Fault::Stall`]).
+    Stall,
+    /// Send this answer one byte at a time ([`Fault::Trickle`]).
+    Trickle(Response, std::time::Duration),
+    /// Send half of this answer, then close ([`Fault::CutMidBody`]).
+    Cut(Response),
+    /// A chunked body that never ends ([`Fault::EndlessChunked`]).
+    Endless,
 }
 
 /// Where a path leads.
@@ -127,6 +135,9 @@ pub(super) fn handle(shared: &Shared, connection: usize, request: &Request) -> O
     let status = match &outcome {
         Outcome::Respond(response) => response.status.to_string(),
         Outcome::Drop => "(closed)".to_string(),
+        Outcome::Stall => "(silent)".to_string(),
+        Outcome::Trickle(response, _) | Outcome::Cut(response) => response.status.to_string(),
+        Outcome::Endless => "200".to_string(),
     };
     // Paths, statuses and labels only: forms hold codes and tokens.
     log::debug!(
@@ -210,6 +221,17 @@ fn fault_outcome(shared: &Shared, state: &mut State, request: &Request, fault: F
             Outcome::Respond(oauth::error_response(shared, state, request, &error))
         }
         Fault::Close => Outcome::Drop,
+        Fault::Stall => Outcome::Stall,
+        Fault::Trickle { every } => Outcome::Trickle(
+            Response::new(200, "application/json; charset=utf-8", "{}"),
+            every,
+        ),
+        Fault::CutMidBody => Outcome::Cut(Response::new(
+            200,
+            "application/json; charset=utf-8",
+            format!("{{\"padding\": \"{}\"}}", "x".repeat(2048)),
+        )),
+        Fault::EndlessChunked => Outcome::Endless,
         Fault::Html { status } => Outcome::Respond(Response::html(
             valid(status),
             "<!DOCTYPE html>\n<html><head><title>Sign in to Wi-Fi</title></head>\

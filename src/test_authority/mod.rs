@@ -139,6 +139,34 @@ pub enum Fault {
         /// The HTTP status.
         status: u16,
     },
+    /// Read the request, then say nothing (the connection stays open until
+    /// the authority stops, or 60 s): a server that accepts but never answers.
+    Stall,
+    /// Answer `200 {}`, but one byte per `every` (slowloris).
+    Trickle {
+        /// The pause between two bytes.
+        every: std::time::Duration,
+    },
+    /// Send the head and half of a `200` JSON body of the declared length,
+    /// then close the connection: a reset in the middle of the body.
+    CutMidBody,
+    /// A `200` JSON answer with `Transfer-Encoding: chunked` whose chunks never
+    /// end (until the client goes away, or 256 MiB).
+    EndlessChunked,
+}
+
+/// Which certificate the authority presents (see
+/// [`TestAuthorityBuilder::certificate`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Certificate {
+    /// Valid for `localhost`, `127.0.0.1` and `::1`, signed by [`TestAuthority::ca_pem`].
+    #[default]
+    Valid,
+    /// Signed by the CA, but for another host name (`wrong-host.example`).
+    WrongHost,
+    /// Signed by the CA for loopback, but expired (valid only in 2001).
+    Expired,
 }
 
 /// What the authority has seen, as returned by [`TestAuthority::stats`].
@@ -231,6 +259,7 @@ pub struct TestAuthorityBuilder {
     tenants: Option<Vec<String>>,
     rotate_refresh_tokens: bool,
     token_lifetime: Option<u64>,
+    certificate: Certificate,
     username: String,
     display_name: String,
     plain_http: bool,
@@ -254,6 +283,7 @@ impl fmt::Debug for TestAuthorityBuilder {
             .field("tenants", &self.tenants)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("token_lifetime", &self.token_lifetime)
+            .field("certificate", &self.certificate)
             .field("username", &self.username)
             .field("display_name", &self.display_name)
             .field("plain_http", &self.plain_http)
@@ -279,6 +309,7 @@ impl Default for TestAuthorityBuilder {
             tenants: None,
             rotate_refresh_tokens: true,
             token_lifetime: None,
+            certificate: Certificate::Valid,
             username: "device.user@contoso.example".to_string(),
             display_name: "Device User".to_string(),
             plain_http: false,
@@ -405,6 +436,13 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// The certificate to present: a wrong host name or an expired one, to
+    /// test that clients fail closed. Default: [`Certificate::Valid`].
+    pub fn certificate(mut self, certificate: Certificate) -> Self {
+        self.certificate = certificate;
+        self
+    }
+
     /// Serve plain HTTP instead of HTTPS (still on loopback only). Default: off.
     pub fn plain_http(mut self, on: bool) -> Self {
         self.plain_http = on;
@@ -425,7 +463,7 @@ impl TestAuthorityBuilder {
         let tls = if self.plain_http {
             None
         } else {
-            Some(tls::make()?)
+            Some(tls::make(self.certificate)?)
         };
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;

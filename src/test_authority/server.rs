@@ -11,7 +11,7 @@ use rustls::{ServerConnection, StreamOwned};
 
 use super::Shared;
 use super::handler::{self, Outcome};
-use super::http::{Framing, Incoming, RequestReader};
+use super::http::{Framing, Incoming, RequestReader, Response};
 use super::util::http_date;
 
 /// How long one blocking read waits before the thread checks whether the
@@ -175,6 +175,26 @@ fn serve<S: Transport>(shared: &Shared, mut stream: S, index: usize) {
                         let _ = stream.tcp().shutdown(Shutdown::Both);
                         return;
                     }
+                    Outcome::Stall => {
+                        stall(shared);
+                        return;
+                    }
+                    Outcome::Trickle(response, every) => {
+                        trickle(shared, &mut stream, &response, every);
+                        return;
+                    }
+                    Outcome::Cut(response) => {
+                        let bytes = closing_bytes(shared, &response);
+                        let half = bytes.len() - response.body.len() / 2;
+                        let _ = stream.write_all(bytes.get(..half).unwrap_or(&bytes));
+                        let _ = stream.flush();
+                        let _ = stream.tcp().shutdown(Shutdown::Both);
+                        return;
+                    }
+                    Outcome::Endless => {
+                        endless(shared, &mut stream);
+                        return;
+                    }
                 },
             };
         let keep_alive = shared.config.keep_alive && !client_wants_close && !response.close;
@@ -195,6 +215,62 @@ fn serve<S: Transport>(shared: &Shared, mut stream: S, index: usize) {
             close_politely(&mut stream);
             return;
         }
+    }
+}
+
+/// The bytes of an answer after which the connection closes.
+fn closing_bytes(shared: &Shared, response: &Response) -> Vec<u8> {
+    let date = http_date(shared.clock.wall());
+    response.to_bytes(&Framing {
+        keep_alive: false,
+        head_only: false,
+        date: &date,
+    })
+}
+
+/// Says nothing until the authority stops (at most a minute).
+fn stall(shared: &Shared) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !shared.stopping() && Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends an answer one byte per `every`, until done or the client leaves.
+fn trickle<S: Transport>(shared: &Shared, stream: &mut S, response: &Response, every: Duration) {
+    for byte in closing_bytes(shared, response) {
+        if shared.stopping()
+            || stream
+                .write_all(&[byte])
+                .and_then(|()| stream.flush())
+                .is_err()
+        {
+            return;
+        }
+        let next = Instant::now() + every;
+        while !shared.stopping() && Instant::now() < next {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A JSON answer whose chunked body never ends.
+fn endless<S: Transport>(shared: &Shared, stream: &mut S) {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n";
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = format!("1000\r\n{}\r\n", "0,".repeat(2048));
+    let mut sent = 0usize;
+    while !shared.stopping() && sent < 256 << 20 {
+        if stream
+            .write_all(chunk.as_bytes())
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
+            return;
+        }
+        sent += chunk.len();
     }
 }
 

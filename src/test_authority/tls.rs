@@ -15,6 +15,8 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::ServerConfig;
+
+use super::Certificate;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// What the server needs for TLS.
@@ -27,7 +29,7 @@ pub(super) struct Tls {
 
 /// Makes a CA, a leaf certificate for loopback signed by it, and the rustls
 /// server configuration that presents the leaf.
-pub(super) fn make() -> io::Result<Tls> {
+pub(super) fn make(certificate: Certificate) -> io::Result<Tls> {
     let ca_key = KeyPair::generate().map_err(io::Error::other)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
     ca_params.distinguished_name = name("devicecode test authority CA");
@@ -45,18 +47,25 @@ pub(super) fn make() -> io::Result<Tls> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let leaf_key = KeyPair::generate().map_err(io::Error::other)?;
-    let mut leaf_params = CertificateParams::new(vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ])
-    .map_err(io::Error::other)?;
+    let names = match certificate {
+        Certificate::WrongHost => vec!["wrong-host.example".to_string()],
+        _ => vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ],
+    };
+    let mut leaf_params = CertificateParams::new(names).map_err(io::Error::other)?;
     leaf_params.distinguished_name = name("localhost");
     leaf_params.is_ca = IsCa::ExplicitNoCa;
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf_params.use_authority_key_identifier_extension = true;
     leaf_params.not_before = rcgen::date_time_ymd(1970, 1, 1);
+    if certificate == Certificate::Expired {
+        leaf_params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+        leaf_params.not_after = rcgen::date_time_ymd(2001, 12, 31);
+    }
     let leaf_cert = leaf_params
         .signed_by(&leaf_key, &issuer)
         .map_err(io::Error::other)?;
