@@ -4,6 +4,7 @@
 //! Every decision about a poll answer is made in [`decide`]; every decision
 //! about when to poll next is made in [`wait`].
 
+use crate::authority::check_endpoint_url;
 use crate::cancel::CancelHandle;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, ServiceError};
@@ -101,11 +102,41 @@ impl DeviceFlow {
 /// Strips control characters (terminal escapes, bidi tricks aside) from text a
 /// server wants shown to a person.
 fn printable(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .to_string()
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // A terminal escape sequence goes whole, not just its ESC: CSI
+            // (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), or ESC
+            // and one character.
+            '\u{1b}' => match chars.next() {
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            // C0 and C1 controls (C1 CSI too), and the bidirectional
+            // overrides and isolates that can make a URL read as another.
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out.trim().to_string()
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Step 1: asks for a device code.
@@ -239,11 +270,27 @@ fn parse_device_answer(
             "the device authorization answer has an empty user code or verification address",
         ));
     }
+    // A person will open this address and type a code into it: only an
+    // https page (or a loopback test server) is shown.
+    if let Err(e) = check_endpoint_url(&verification_uri, "verification address") {
+        return Err(Error::invalid(format!(
+            "the server sent an unsafe verification address, which is not shown: {e}"
+        )));
+    }
     let verification_uri_complete = answer
         .str("verification_uri_complete")?
         .or(answer.str("verification_url_complete")?)
         .map(printable)
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        .filter(
+            |uri| match check_endpoint_url(uri, "complete verification address") {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!("not showing the complete verification address: {e}");
+                    false
+                }
+            },
+        );
     let expires_in = match answer.seconds("expires_in")? {
         Some(0) => {
             return Err(Error::invalid(
@@ -682,18 +729,19 @@ mod tests {
         assert!(backoff(interval, 4, &mut jitter) >= Duration::from_secs(32));
     }
 
+    fn parse(json: &str) -> Result<DeviceFlow, Error> {
+        let now = Instant::now();
+        parse_device_answer(
+            &Object::parse(json.as_bytes(), "d").unwrap(),
+            vec![],
+            "t",
+            now,
+            now,
+        )
+    }
+
     #[test]
     fn device_answers_absorb_quirks() {
-        let parse = |json: &str| {
-            let now = Instant::now();
-            parse_device_answer(
-                &Object::parse(json.as_bytes(), "d").unwrap(),
-                vec![],
-                "t",
-                now,
-                now,
-            )
-        };
         let google = parse(r#"{"device_code":"d","user_code":"U","verification_url":"https://g.example/device","expires_in":"1800","interval":"5"}"#).unwrap();
         assert_eq!(google.verification_uri(), "https://g.example/device");
         assert_eq!(google.expires_in(), Duration::from_secs(1800));
@@ -707,7 +755,8 @@ mod tests {
         let zero = parse(r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":600,"interval":0}"#).unwrap();
         assert_eq!(zero.interval(), Duration::from_secs(1));
         let hostile = parse(r#"{"device_code":"d","user_code":"U\u001b[2J","verification_uri":"https://x","expires_in":600,"message":"Go\u001b]0;pwned\u0007 now"}"#).unwrap();
-        assert_eq!(hostile.user_code(), "U[2J");
+        assert_eq!(hostile.user_code(), "U");
+        assert_eq!(hostile.message(), "Go now");
         assert!(!hostile.message().contains('\u{1b}') && !hostile.message().contains('\u{7}'));
         for bad in [
             r#"{"user_code":"U","verification_uri":"https://x","expires_in":600}"#,
@@ -721,5 +770,52 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn terminal_escapes_and_bidi_controls_are_stripped_whole() {
+        assert_eq!(printable("a\u{1b}[31;1mred\u{1b}[0m b"), "ared b");
+        assert_eq!(
+            printable("x\u{1b}]8;;https://evil\u{1b}\\link\u{1b}]8;;\u{1b}\\y"),
+            "xlinky"
+        );
+        assert_eq!(printable("t\u{1b}]0;title\u{7}u"), "tu");
+        assert_eq!(printable("c1\u{9b}2Jz"), "c12Jz");
+        assert_eq!(printable("moc.live\u{202e}//:sptth"), "moc.live//:sptth");
+        assert_eq!(printable("\u{2066}ok\u{2069}\u{200f}"), "ok");
+        assert_eq!(printable("\u{1b}"), "");
+        assert_eq!(printable("unterminated \u{1b}[12"), "unterminated");
+    }
+
+    #[test]
+    fn only_https_verification_addresses_are_shown() {
+        let with = |uri: &str, complete: &str| {
+            parse(&format!(
+                r#"{{"device_code":"d","user_code":"U","verification_uri":"{uri}","verification_uri_complete":"{complete}","expires_in":600}}"#
+            ))
+        };
+        for bad in [
+            "http://login.example/device",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "//x",
+        ] {
+            let err = with(bad, "https://x/?c=U").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{bad}");
+            assert!(err.to_string().contains("not shown"), "{err}");
+        }
+        let flow = with("http://127.0.0.1:8080/device", "http://evil.example/?c=U").unwrap();
+        assert_eq!(flow.verification_uri(), "http://127.0.0.1:8080/device");
+        assert_eq!(
+            flow.verification_uri_complete(),
+            None,
+            "not shown as a link"
+        );
+        let flow = with(
+            "https://microsoft.com/devicelogin",
+            "https://microsoft.com/devicelogin?c=U",
+        )
+        .unwrap();
+        assert!(flow.verification_uri_complete().is_some());
     }
 }
