@@ -8,6 +8,7 @@ use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
+use crate::json::Object;
 use crate::token_response::{Account, Token};
 use log::debug;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -228,27 +229,37 @@ impl PublicClient {
             }
             let doc =
                 device_flow::read_answer(&reply, "discovery document", "the discovery request")?;
-            let named = doc.str("issuer")?.unwrap_or("");
-            if named.trim_end_matches('/') != issuer {
-                return Err(Error::invalid(format!(
-                    "the discovery document at {url} names the issuer '{named}', not '{issuer}': refusing to use it"
-                )));
-            }
-            let device = doc.str("device_authorization_endpoint")?.ok_or_else(|| {
-                Error::config(format!(
-                    "the issuer '{issuer}' does not advertise a device_authorization_endpoint: it may not support the device flow; give the endpoints explicitly if it does"
-                ))
-            })?;
-            let token = doc.required_str("token_endpoint")?;
-            check_server_url(device, "device_authorization_endpoint")?;
-            check_server_url(token, "token_endpoint")?;
-            return Ok(Endpoints {
-                device_authorization: device.to_string(),
-                token: token.to_string(),
-            });
+            return endpoints_from_discovery(&doc, issuer, &url);
         }
         Err(last_error.unwrap_or_else(|| Error::config("no discovery document was found")))
     }
+}
+
+/// The endpoints a discovery document (from `url`) gives, if it is the
+/// issuer's own and names them as URLs we may send to.
+pub(crate) fn endpoints_from_discovery(
+    doc: &Object,
+    issuer: &str,
+    url: &str,
+) -> Result<Endpoints, Error> {
+    let named = doc.str("issuer")?.unwrap_or("");
+    if named.trim_end_matches('/') != issuer {
+        return Err(Error::invalid(format!(
+            "the discovery document at {url} names the issuer '{named}', not '{issuer}': refusing to use it"
+        )));
+    }
+    let device = doc.str("device_authorization_endpoint")?.ok_or_else(|| {
+        Error::config(format!(
+            "the issuer '{issuer}' does not advertise a device_authorization_endpoint: it may not support the device flow; give the endpoints explicitly if it does"
+        ))
+    })?;
+    let token = doc.required_str("token_endpoint")?;
+    check_server_url(device, "device_authorization_endpoint")?;
+    check_server_url(token, "token_endpoint")?;
+    Ok(Endpoints {
+        device_authorization: device.to_string(),
+        token: token.to_string(),
+    })
 }
 
 /// `scopes` (each may hold several, space-separated) then `extra`, without

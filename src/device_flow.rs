@@ -248,7 +248,7 @@ pub(crate) fn service_error(answer: &Object, status: u16) -> Result<ServiceError
     })
 }
 
-fn parse_device_answer(
+pub(crate) fn parse_device_answer(
     answer: &Object,
     scopes: Vec<String>,
     token_endpoint: &str,

@@ -81,6 +81,10 @@ pub use token_response::{Account, Token};
 #[cfg(feature = "test-authority")]
 pub mod test_authority;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// The README's examples are compiled as doctests, so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

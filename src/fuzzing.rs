@@ -1,0 +1,124 @@
+//! Entry points for the fuzz targets in `fuzz/` (cargo feature `__fuzz`;
+//! not part of the API). Each feeds untrusted bytes to one parser the way the
+//! client does, and must never panic.
+
+use crate::cache::schema::{AppScope, CacheDoc, Wanted};
+use crate::client::endpoints_from_discovery;
+use crate::device_flow::{decide, parse_device_answer, service_error};
+use crate::http::{Reply, parse_root_pem, retry_after_delay};
+use crate::json::Object;
+use crate::token_response::{Token, decode_jwt_claims};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A device authorization answer (RFC 8628 section 3.2).
+pub fn device_authorization(data: &[u8]) {
+    if let Ok(answer) = Object::parse(data, "device authorization answer") {
+        let now = Instant::now();
+        let _ = parse_device_answer(&answer, Vec::new(), "https://t.example/token", now, now);
+    }
+}
+
+/// A token endpoint answer as polling sees it: the first two bytes are the
+/// HTTP status, the rest the body; goes through the poll decision.
+pub fn token_answer(data: &[u8]) {
+    let (status, body) = match data {
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]) % 600, rest),
+        _ => (200, data),
+    };
+    let reply = Reply {
+        status,
+        body: body.to_vec(),
+        content_type: Some("application/json".to_string()),
+        retry_after: None,
+        location: None,
+    };
+    let _ = decide(
+        reply,
+        &["User.Read".to_string()],
+        "login.example",
+        SystemTime::now(),
+    );
+    if let Ok(answer) = Object::parse(body, "answer") {
+        let _ = service_error(&answer, status);
+        let _ = Token::from_answer(&answer, &[], "login.example", SystemTime::now());
+    }
+}
+
+/// An id_token (its claims are decoded, the signature is not checked) and
+/// `client_info`, through a token answer that carries them.
+pub fn id_token(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = decode_jwt_claims(&text);
+    let (id_token, client_info) = text.split_once('\n').unwrap_or((&text, ""));
+    let answer = serde_json::json!({
+        "access_token": "a",
+        "id_token": id_token,
+        "client_info": client_info,
+    });
+    if let Ok(answer) = Object::parse(answer.to_string().as_bytes(), "answer") {
+        let _ = Token::from_answer(&answer, &[], "login.example", SystemTime::now());
+    }
+}
+
+/// An OpenID Connect / RFC 8414 discovery document.
+pub fn discovery(data: &[u8]) {
+    if let Ok(doc) = Object::parse(data, "discovery document") {
+        let _ = endpoints_from_discovery(
+            &doc,
+            "https://issuer.example",
+            "https://issuer.example/.well-known/openid-configuration",
+        );
+    }
+}
+
+/// A `Retry-After` header value.
+pub fn retry_after(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = retry_after_delay(
+            text,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_478_400),
+        );
+    }
+}
+
+/// A PEM bundle of root certificates.
+pub fn root_pem(data: &[u8]) {
+    let _ = parse_root_pem(data);
+}
+
+/// The token cache file: parse, every lookup, a save, and a rewrite.
+pub fn token_cache(data: &[u8]) {
+    let Ok(mut doc) = CacheDoc::parse(data) else {
+        return;
+    };
+    let app = AppScope {
+        client_id: "11111111-2222-3333-4444-555555555555",
+        environment: "login.microsoftonline.com",
+        tenant: Some("contoso.example"),
+        entra: true,
+    };
+    let now = SystemTime::now();
+    let scopes = ["User.Read".to_string()];
+    let accounts = doc.accounts(&app);
+    let _ = doc.all_accounts();
+    let _ = doc.has_anonymous_tokens(&app);
+    for hid in accounts
+        .iter()
+        .map(|a| a.home_account_id().to_string())
+        .chain([String::new()])
+    {
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: &hid,
+        };
+        if let Some(token) = doc.access_token(&app, &wanted, now) {
+            doc.save(&app, &token, None, "fuzz", now);
+        }
+        let _ = doc.refresh_tokens(&app, &hid);
+        doc.remove_account(&app, &hid);
+    }
+    let again = doc.to_bytes();
+    if CacheDoc::parse(&again).is_err() {
+        panic!("a document we wrote does not parse back");
+    }
+}
