@@ -1,7 +1,7 @@
 //! The fault matrix: every network and server misbehaviour we defend against,
 //! injected by the test authority over real loopback HTTPS, during step 1
 //! (the device authorization request), during polling, and during a silent
-//! refresh. The rows below are the matrix; `docs/fault-matrix.md` is
+//! refresh. The rows below are the matrix; `tests/fault-matrix.md` is
 //! rendered from them (`DEVICECODE_BLESS=1 cargo test --all-features --test
 //! faults` rewrites it) and a test fails when the two differ.
 //!
@@ -480,7 +480,7 @@ fn redirects_on_the_token_endpoint_are_not_followed() {
     app.acquire_token_silent(&["User.Read"], None).unwrap();
 }
 
-/// The matrix in docs/fault-matrix.md is rendered from `rows()`.
+/// The matrix in tests/fault-matrix.md is rendered from `rows()`.
 #[test]
 fn the_matrix_document_is_current() {
     let show = |e: Expect| match e {
@@ -516,7 +516,7 @@ fn the_matrix_document_is_current() {
          Also tested there: `tls_faults_fail_closed`, `redirects_on_the_token_endpoint_are_not_followed`,\n\
          `a_silent_server_is_bounded_by_the_code_deadline`.\n",
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fault-matrix.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fault-matrix.md");
     if std::env::var_os("DEVICECODE_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &doc).unwrap();
@@ -524,6 +524,6 @@ fn the_matrix_document_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
         committed, doc,
-        "docs/fault-matrix.md is stale: rerun with DEVICECODE_BLESS=1"
+        "tests/fault-matrix.md is stale: rerun with DEVICECODE_BLESS=1"
     );
 }
