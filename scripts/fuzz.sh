@@ -15,6 +15,13 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 export RUSTC_BOOTSTRAP=1 CARGO_TERM_COLOR=never
 
+# libFuzzer itself is C++.
+if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends g++ >/dev/null
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked --version 0.13.2
 fi
