@@ -351,12 +351,12 @@ fn parse_http_date(value: &str) -> Option<u64> {
         || h > 23
         || m > 59
         || s > 60
-        || year < 1970
+        || !(1970..=9999).contains(&year)
     {
         return None;
     }
     let days = days_from_civil(year, month, day)?;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    days.checked_mul(86_400)?.checked_add(h * 3600 + m * 60 + s)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -416,6 +416,24 @@ mod tests {
         let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let text = transport_error("https://login.example/t", wrap(unknown)).to_string();
         assert!(text.contains("CA is trusted"), "{text}");
+    }
+
+    #[test]
+    fn absurd_http_dates_are_ignored_not_overflowed() {
+        // Found by the retry_after fuzz target: a year that overflowed.
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_478_400);
+        assert_eq!(
+            retry_after_delay("112, 1 Oct 212022002002026 7:2:0 GMT", now),
+            None
+        );
+        assert_eq!(
+            retry_after_delay("Fri, 31 Dec 9999 23:59:59 GMT", now).map(|d| d.as_secs() > 0),
+            Some(true)
+        );
+        assert_eq!(
+            retry_after_delay("Sat, 01 Jan 10000 00:00:00 GMT", now),
+            None
+        );
     }
 
     #[test]
