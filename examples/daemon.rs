@@ -31,8 +31,10 @@ impl CodeDisplay for PanelDisplay {
         // "<5>" is the journal's "notice" priority.
         eprintln!("<5>{}", flow.message());
         let text = format!("{}\n{}\n", flow.verification_uri(), flow.user_code());
-        std::fs::write(&self.code_file, text)?;
-        Ok(())
+        // Written aside and renamed, so a reader never sees half a code.
+        let temp = self.code_file.with_extension("new");
+        std::fs::write(&temp, text)?;
+        std::fs::rename(&temp, &self.code_file)
     }
 
     fn finished(&self, outcome: &Outcome<'_>) {

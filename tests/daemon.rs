@@ -89,6 +89,7 @@ fn signs_in_once_then_lives_on_the_token_file() {
     let shown = std::sync::Mutex::new(None);
     let seen = wait_for(&lines, "signed in as device.user@contoso.example", || {
         if let Ok(text) = std::fs::read_to_string(&code_file) {
+            assert!(!text.is_empty(), "a reader never sees a half-written code");
             shown.lock().unwrap().get_or_insert(text);
         }
     });
