@@ -194,6 +194,12 @@ fn msal_python_and_devicecode_share_one_file() {
     );
     assert_eq!(seen["cache_hit"], "cache");
     assert_eq!(seen["refreshed"], "identity_provider");
+    let hit = app.acquire_token_silent(&["User.Read"], None).unwrap();
+    assert_eq!(
+        seen["refreshed_access_token"].as_str(),
+        Some(hit.access_token().secret()),
+        "we read MSAL's rewrite of its own file"
+    );
 
     // We sign in into an empty file; MSAL reads it.
     let mine = dir.join("devicecode-wrote.json");
@@ -213,7 +219,11 @@ fn msal_python_and_devicecode_share_one_file() {
         seen["home_account_id"],
         app.accounts().unwrap()[0].home_account_id()
     );
-    // And we still read the file after MSAL rewrote it.
-    app.acquire_token_silent(&["User.Read"], None).unwrap();
+    // And we read MSAL's rewrite: our cache hit is the token MSAL just got.
+    let hit = app.acquire_token_silent(&["User.Read"], None).unwrap();
+    assert_eq!(
+        seen["refreshed_access_token"].as_str(),
+        Some(hit.access_token().secret())
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

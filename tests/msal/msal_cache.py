@@ -73,6 +73,7 @@ def silent(authority, ca_pem, client_id, path, username, access_token=None):
     if not refreshed or "access_token" not in refreshed:
         fail(f"refresh with our refresh token failed: {refreshed}")
     seen["refreshed"] = refreshed.get("token_source")
+    seen["refreshed_access_token"] = refreshed["access_token"]
     with open(path, "w") as out:
         out.write(cache.serialize())
     print(json.dumps(seen))
