@@ -145,7 +145,10 @@ cross_children() {
             if command -v update-binfmts >/dev/null &&
                 { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then
                 echo "cross-env: registering qemu-$cross_arch with binfmt_misc (update-binfmts --enable qemu-$cross_arch)" >&2
-                cross_root update-binfmts --enable "qemu-$cross_arch" >&2 || true
+                # qemu-user-static's own postinst skips the import in what
+                # it takes for a container; importing also enables.
+                cross_root update-binfmts --enable "qemu-$cross_arch" >&2 ||
+                    cross_root update-binfmts --import "qemu-$cross_arch" >&2 || true
             fi
         fi
         if cross_kernel_runs; then
