@@ -81,7 +81,7 @@ pub(crate) fn is_bidi_control(c: char) -> bool {
 
 /// Whether `text` is what [`printable`] leaves (line breaks allowed): for
 /// tests and the fuzz targets' invariants.
-#[cfg(test)]
+#[cfg(any(test, feature = "__fuzz"))]
 pub(crate) fn is_printable(text: &str) -> bool {
     !text
         .chars()
