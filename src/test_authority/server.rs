@@ -103,8 +103,9 @@ fn serve_connection(shared: &Shared, tcp: TcpStream, index: usize) {
     }
     match &shared.tls {
         None => serve(shared, tcp, index),
-        Some(config) => {
-            let Some(stream) = handshake(shared, config, tcp) else {
+        Some(tls) => {
+            let certificate = shared.lock().certificate;
+            let Some(stream) = handshake(shared, tls.config(certificate), tcp) else {
                 return;
             };
             shared.lock().stats.tls_handshakes += 1;
