@@ -478,7 +478,7 @@ impl TestAuthorityBuilder {
         let tls = if self.plain_http {
             None
         } else {
-            Some(tls::make()?)
+            Some(tls::make(self.certificate)?)
         };
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -663,6 +663,13 @@ impl TestAuthority {
     /// opens a connection, so this takes effect at the next request. Does
     /// nothing in plain HTTP mode.
     pub fn present_certificate(&self, certificate: Certificate) {
+        if let Some(tls) = &self.shared.tls {
+            // Made now rather than during the next handshake; a failure
+            // shows there again.
+            if let Err(e) = tls.config(certificate) {
+                log::warn!("test authority: cannot make the {certificate:?} certificate: {e}");
+            }
+        }
         self.shared.lock().certificate = certificate;
     }
 

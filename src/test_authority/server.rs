@@ -105,7 +105,14 @@ fn serve_connection(shared: &Shared, tcp: TcpStream, index: usize) {
         None => serve(shared, tcp, index),
         Some(tls) => {
             let certificate = shared.lock().certificate;
-            let Some(stream) = handshake(shared, tls.config(certificate), tcp) else {
+            let config = match tls.config(certificate) {
+                Ok(config) => config,
+                Err(e) => {
+                    log::debug!("test authority: no {certificate:?} certificate: {e}");
+                    return;
+                }
+            };
+            let Some(stream) = handshake(shared, &config, tcp) else {
                 return;
             };
             shared.lock().stats.tls_handshakes += 1;

@@ -4,13 +4,14 @@
 //! a test trusts exactly one authority (via [`TestAuthority::ca_pem`]). The leaf
 //! is signed by that CA rather than being self-signed, because that is how real
 //! servers are set up and it exercises the client's chain building. The faulty
-//! leaves (wrong host, expired, not yet valid, from an unknown CA) are made at
-//! start too, so that the authority can switch between them while it runs.
+//! leaves (wrong host, expired, not yet valid, from an unknown CA) are made
+//! when first presented, so that the authority can switch between them while
+//! it runs.
 //!
 //! [`TestAuthority::ca_pem`]: super::TestAuthority::ca_pem
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -25,27 +26,53 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 pub(super) struct Tls {
     /// PEM of the CA certificate, for clients to trust.
     pub(super) ca_pem: String,
-    /// A server configuration for each [`Certificate`], so the authority can
-    /// change what it presents while it runs.
-    valid: Arc<ServerConfig>,
-    wrong_host: Arc<ServerConfig>,
-    expired: Arc<ServerConfig>,
-    not_yet_valid: Arc<ServerConfig>,
-    untrusted_issuer: Arc<ServerConfig>,
+    ca: Ca,
+    /// A server configuration per [`Certificate`], made on first use: the
+    /// faulty ones cost key generations that most tests never need (a third
+    /// of a second each under qemu).
+    made: Mutex<Vec<(Certificate, Arc<ServerConfig>)>>,
 }
 
 impl Tls {
     /// The configuration that presents `certificate`.
-    pub(super) fn config(&self, certificate: Certificate) -> &Arc<ServerConfig> {
-        match certificate {
-            Certificate::Valid => &self.valid,
-            Certificate::WrongHost => &self.wrong_host,
-            Certificate::Expired => &self.expired,
-            Certificate::NotYetValid => &self.not_yet_valid,
-            Certificate::UntrustedIssuer => &self.untrusted_issuer,
+    pub(super) fn config(&self, certificate: Certificate) -> io::Result<Arc<ServerConfig>> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, config)) = made.iter().find(|(c, _)| *c == certificate) {
+            return Ok(Arc::clone(config));
         }
+        let loopback = || {
+            vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                "::1".to_string(),
+            ]
+        };
+        let config = match certificate {
+            Certificate::Valid => leaf(&self.ca, loopback(), FROM_1970, END)?,
+            Certificate::WrongHost => leaf(
+                &self.ca,
+                vec!["wrong-host.example".to_string()],
+                FROM_1970,
+                END,
+            )?,
+            Certificate::Expired => leaf(&self.ca, loopback(), (2001, 1, 1), (2001, 12, 31))?,
+            Certificate::NotYetValid => leaf(&self.ca, loopback(), (3000, 1, 1), END)?,
+            Certificate::UntrustedIssuer => leaf(
+                &new_ca("devicecode unknown CA")?,
+                loopback(),
+                FROM_1970,
+                END,
+            )?,
+        };
+        made.push((certificate, Arc::clone(&config)));
+        Ok(config)
     }
 }
+
+/// A device under test may have its wall clock in 1970 (no NTP yet): the
+/// certificates must be valid then too. rcgen's default end is year 4096.
+const FROM_1970: Day = (1970, 1, 1);
+const END: Day = (4096, 1, 1);
 
 /// A CA: its certificate's PEM and what signs with it.
 struct Ca {
@@ -63,9 +90,7 @@ fn new_ca(common_name: &str) -> io::Result<Ca> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    // A device under test may have its wall clock in 1970 (no NTP yet): the
-    // certificates must be valid then too. rcgen's default end is year 4096.
-    params.not_before = rcgen::date_time_ymd(1970, 1, 1);
+    params.not_before = rcgen::date_time_ymd(FROM_1970.0, FROM_1970.1, FROM_1970.2);
     let cert = params.self_signed(&key).map_err(io::Error::other)?;
     Ok(Ca {
         pem: cert.pem(),
@@ -73,29 +98,19 @@ fn new_ca(common_name: &str) -> io::Result<Ca> {
     })
 }
 
-/// Makes a CA and, signed by it, a leaf certificate for loopback and the
-/// faulty variants (another host name, expired, not yet valid); and one leaf
-/// signed by a second CA that nobody is given. Each comes with the rustls
-/// server configuration that presents it.
-pub(super) fn make() -> io::Result<Tls> {
+/// Makes a CA and the configuration presenting `certificate`, signed by
+/// it (or, for [`Certificate::UntrustedIssuer`], by a second CA nobody is
+/// given). Other certificates are made when first presented.
+pub(super) fn make(certificate: Certificate) -> io::Result<Tls> {
     let ca = new_ca("devicecode test authority CA")?;
-    let stranger = new_ca("devicecode unknown CA")?;
-    let loopback = || {
-        vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ]
-    };
-    let (from_1970, end) = ((1970, 1, 1), (4096, 1, 1));
-    Ok(Tls {
+    let tls = Tls {
         ca_pem: ca.pem.clone(),
-        valid: leaf(&ca, loopback(), from_1970, end)?,
-        wrong_host: leaf(&ca, vec!["wrong-host.example".to_string()], from_1970, end)?,
-        expired: leaf(&ca, loopback(), (2001, 1, 1), (2001, 12, 31))?,
-        not_yet_valid: leaf(&ca, loopback(), (3000, 1, 1), end)?,
-        untrusted_issuer: leaf(&stranger, loopback(), from_1970, end)?,
-    })
+        ca,
+        made: Mutex::new(Vec::new()),
+    };
+    // Fail at start, not in the first handshake.
+    tls.config(certificate)?;
+    Ok(tls)
 }
 
 /// A calendar day (year, month, day).
