@@ -62,12 +62,16 @@ impl DeviceFlow {
     pub fn user_code(&self) -> &str {
         &self.user_code
     }
-    /// The page where the code is entered.
+    /// The page where the code is entered: always `https` (or `http` on a
+    /// loopback host); an answer with any other address is refused with
+    /// [`InvalidResponse`](crate::ErrorKind::InvalidResponse).
     pub fn verification_uri(&self) -> &str {
         &self.verification_uri
     }
     /// A page address with the code in it, when the server gives one: the
-    /// thing to put in a QR code.
+    /// thing to put in a QR code. `None` also when the server's address is not
+    /// `https` (or `http` on a loopback host): it is then not to be shown as a
+    /// link, and the person uses [`verification_uri`](Self::verification_uri).
     pub fn verification_uri_complete(&self) -> Option<&str> {
         self.verification_uri_complete.as_deref()
     }
