@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, ServiceError};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
 use crate::secret::DeviceCode;
+use crate::text::printable;
 use crate::token_response::Token;
 use log::{debug, info, warn};
 use std::time::{Duration, Instant};
@@ -61,12 +62,16 @@ impl DeviceFlow {
     pub fn user_code(&self) -> &str {
         &self.user_code
     }
-    /// The page where the code is entered.
+    /// The page where the code is entered: always `https` (or `http` on a
+    /// loopback host); an answer with any other address is refused with
+    /// [`InvalidResponse`](crate::ErrorKind::InvalidResponse).
     pub fn verification_uri(&self) -> &str {
         &self.verification_uri
     }
     /// A page address with the code in it, when the server gives one: the
-    /// thing to put in a QR code.
+    /// thing to put in a QR code. `None` also when the server's address is not
+    /// `https` (or `http` on a loopback host): it is then not to be shown as a
+    /// link, and the person uses [`verification_uri`](Self::verification_uri).
     pub fn verification_uri_complete(&self) -> Option<&str> {
         self.verification_uri_complete.as_deref()
     }
@@ -97,46 +102,6 @@ impl DeviceFlow {
             .checked_add(self.expires_in)
             .unwrap_or(self.requested_at)
     }
-}
-
-/// Strips control characters (terminal escapes, bidi tricks aside) from text a
-/// server wants shown to a person.
-fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // A terminal escape sequence goes whole, not just its ESC: CSI
-            // (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \), or ESC
-            // and one character.
-            '\u{1b}' => match chars.next() {
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('\u{40}'..='\u{7e}').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            // C0 and C1 controls (C1 CSI too), and the bidirectional
-            // overrides and isolates that can make a URL read as another.
-            c if c.is_control() || is_bidi_control(c) => {}
-            c => out.push(c),
-        }
-    }
-    out.trim().to_string()
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Step 1: asks for a device code.
@@ -235,16 +200,16 @@ fn html_error(reply: &Reply, request: &str) -> Error {
 pub(crate) fn service_error(answer: &Object, status: u16) -> Result<ServiceError, Error> {
     Ok(ServiceError {
         status,
-        error: answer.required_str("error")?.to_string(),
+        error: printable(answer.required_str("error")?),
         // Entra's description has trace lines after the first: keep the lines.
         description: answer
             .str("error_description")?
             .map(|d| d.lines().map(printable).collect::<Vec<_>>().join("\n")),
         error_codes: answer.numbers("error_codes"),
-        trace_id: answer.str("trace_id")?.map(str::to_string),
-        correlation_id: answer.str("correlation_id")?.map(str::to_string),
-        error_uri: answer.str("error_uri")?.map(str::to_string),
-        timestamp: answer.str("timestamp")?.map(str::to_string),
+        trace_id: answer.str("trace_id")?.map(printable),
+        correlation_id: answer.str("correlation_id")?.map(printable),
+        error_uri: answer.str("error_uri")?.map(printable),
+        timestamp: answer.str("timestamp")?.map(printable),
     })
 }
 
@@ -770,21 +735,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn terminal_escapes_and_bidi_controls_are_stripped_whole() {
-        assert_eq!(printable("a\u{1b}[31;1mred\u{1b}[0m b"), "ared b");
-        assert_eq!(
-            printable("x\u{1b}]8;;https://evil\u{1b}\\link\u{1b}]8;;\u{1b}\\y"),
-            "xlinky"
-        );
-        assert_eq!(printable("t\u{1b}]0;title\u{7}u"), "tu");
-        assert_eq!(printable("c1\u{9b}2Jz"), "c12Jz");
-        assert_eq!(printable("moc.live\u{202e}//:sptth"), "moc.live//:sptth");
-        assert_eq!(printable("\u{2066}ok\u{2069}\u{200f}"), "ok");
-        assert_eq!(printable("\u{1b}"), "");
-        assert_eq!(printable("unterminated \u{1b}[12"), "unterminated");
     }
 
     #[test]

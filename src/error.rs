@@ -251,7 +251,9 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.message)?;
+        // Messages quote servers (an issuer, a URL, an account name): the
+        // backstop that keeps terminal escapes out of every printed error.
+        f.write_str(&crate::text::printable(&self.inner.message))?;
         if let Some(service) = &self.inner.service {
             match (service.aadsts(), service.summary()) {
                 (_, Some(summary)) => write!(f, ": {summary}")?,

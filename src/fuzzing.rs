@@ -1,20 +1,87 @@
 //! Entry points for the fuzz targets in `fuzz/` (cargo feature `__fuzz`;
 //! not part of the API). Each feeds untrusted bytes to one parser the way the
-//! client does, and must never panic.
+//! client does, and must never panic. Where the parser's output is shown to a
+//! person, the entry point also checks that it is printable (no terminal
+//! escapes, controls or bidi overrides) and panics if not, so the fuzzer
+//! hunts for display-safety holes too.
 
 use crate::cache::schema::{AppScope, CacheDoc, Wanted};
 use crate::client::endpoints_from_discovery;
-use crate::device_flow::{decide, parse_device_answer, service_error};
+use crate::device_flow::{Decision, decide, parse_device_answer, service_error};
+use crate::error::{Error, ServiceError};
 use crate::http::{Reply, parse_root_pem, retry_after_delay};
 use crate::json::Object;
-use crate::token_response::{Token, decode_jwt_claims};
+use crate::text::is_printable;
+use crate::token_response::{Account, Token, decode_jwt_claims};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A device authorization answer (RFC 8628 section 3.2).
 pub fn device_authorization(data: &[u8]) {
     if let Ok(answer) = Object::parse(data, "device authorization answer") {
         let now = Instant::now();
-        let _ = parse_device_answer(&answer, Vec::new(), "https://t.example/token", now, now);
+        match parse_device_answer(&answer, Vec::new(), "https://t.example/token", now, now) {
+            Ok(flow) => {
+                shown(flow.user_code());
+                shown(flow.verification_uri());
+                shown(flow.message());
+                for uri in [
+                    Some(flow.verification_uri()),
+                    flow.verification_uri_complete(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    // Schemes are case-insensitive (RFC 3986).
+                    let lower = uri.to_ascii_lowercase();
+                    assert!(
+                        lower.starts_with("https://") || lower.starts_with("http://"),
+                        "a verification address that is not http(s) is shown: {uri:?}"
+                    );
+                }
+            }
+            Err(e) => shown_error(&e),
+        }
+    }
+}
+
+/// Text a person sees must be printable.
+fn shown(text: &str) {
+    assert!(is_printable(text), "unprintable text is shown: {text:?}");
+}
+
+fn shown_error(error: &Error) {
+    shown(&error.to_string());
+    if let Some(service) = error.service_error() {
+        shown_service(service);
+    }
+}
+
+fn shown_service(service: &ServiceError) {
+    for text in [
+        Some(service.error.as_str()),
+        service.description.as_deref(),
+        service.trace_id.as_deref(),
+        service.correlation_id.as_deref(),
+        service.error_uri.as_deref(),
+        service.timestamp.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        shown(text);
+    }
+}
+
+fn shown_token(token: &Token) {
+    if let Some(account) = token.account() {
+        shown_account(account);
+    }
+}
+
+fn shown_account(account: &Account) {
+    shown(account.username());
+    if let Some(name) = account.name() {
+        shown(name);
     }
 }
 
@@ -32,15 +99,24 @@ pub fn token_answer(data: &[u8]) {
         retry_after: None,
         location: None,
     };
-    let _ = decide(
+    match decide(
         reply,
         &["User.Read".to_string()],
         "login.example",
         SystemTime::now(),
-    );
+    ) {
+        Decision::SignedIn(token) => shown_token(&token),
+        Decision::Stop(e) | Decision::Retry(e, _) => shown_error(&e),
+        Decision::Pending | Decision::SlowDown => {}
+    }
     if let Ok(answer) = Object::parse(body, "answer") {
-        let _ = service_error(&answer, status);
-        let _ = Token::from_answer(&answer, &[], "login.example", SystemTime::now());
+        if let Ok(service) = service_error(&answer, status) {
+            shown_service(&service);
+        }
+        match Token::from_answer(&answer, &[], "login.example", SystemTime::now()) {
+            Ok(token) => shown_token(&token),
+            Err(e) => shown_error(&e),
+        }
     }
 }
 
@@ -55,19 +131,23 @@ pub fn id_token(data: &[u8]) {
         "id_token": id_token,
         "client_info": client_info,
     });
-    if let Ok(answer) = Object::parse(answer.to_string().as_bytes(), "answer") {
-        let _ = Token::from_answer(&answer, &[], "login.example", SystemTime::now());
+    if let Ok(answer) = Object::parse(answer.to_string().as_bytes(), "answer")
+        && let Ok(token) = Token::from_answer(&answer, &[], "login.example", SystemTime::now())
+    {
+        shown_token(&token);
     }
 }
 
 /// An OpenID Connect / RFC 8414 discovery document.
 pub fn discovery(data: &[u8]) {
-    if let Ok(doc) = Object::parse(data, "discovery document") {
-        let _ = endpoints_from_discovery(
+    if let Ok(doc) = Object::parse(data, "discovery document")
+        && let Err(e) = endpoints_from_discovery(
             &doc,
             "https://issuer.example",
             "https://issuer.example/.well-known/openid-configuration",
-        );
+        )
+    {
+        shown_error(&e);
     }
 }
 
@@ -100,7 +180,7 @@ pub fn token_cache(data: &[u8]) {
     let now = SystemTime::now();
     let scopes = ["User.Read".to_string()];
     let accounts = doc.accounts(&app);
-    let _ = doc.all_accounts();
+    doc.all_accounts().iter().for_each(shown_account);
     let _ = doc.has_anonymous_tokens(&app);
     for hid in accounts
         .iter()

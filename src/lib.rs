@@ -64,6 +64,7 @@ mod http;
 mod json;
 mod secret;
 mod silent;
+mod text;
 mod token_response;
 
 pub use authority::Authority;

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::json::{Object, base64url_decode};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::text::printable;
 use log::warn;
 use std::time::{Duration, SystemTime};
 
@@ -211,8 +212,10 @@ impl Account {
         environment: String,
     ) -> Account {
         Account {
-            username,
-            name,
+            // The cache file may hold what another program wrote: shown
+            // names are made printable again.
+            username: printable(&username),
+            name: name.map(|n| printable(&n)),
             oid,
             tid,
             home_account_id,
@@ -256,8 +259,9 @@ impl Account {
             .or(sub)
             .unwrap_or_default();
         Some(Account {
-            username,
-            name: claim("name"),
+            // Names are shown ("signed in as ..."): no terminal escapes.
+            username: printable(&username),
+            name: claim("name").map(|n| printable(&n)),
             oid: claim("oid"),
             tid: claim("tid"),
             home_account_id,

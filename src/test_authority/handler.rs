@@ -232,6 +232,10 @@ fn fault_outcome(shared: &Shared, state: &mut State, request: &Request, fault: F
             format!("{{\"padding\": \"{}\"}}", "x".repeat(2048)),
         )),
         Fault::EndlessChunked => Outcome::Endless,
+        Fault::Redirect { status, location } => Outcome::Respond(
+            Response::new(valid(status), "text/plain; charset=utf-8", String::new())
+                .with_header("Location", location),
+        ),
         Fault::Html { status } => Outcome::Respond(Response::html(
             valid(status),
             "<!DOCTYPE html>\n<html><head><title>Sign in to Wi-Fi</title></head>\

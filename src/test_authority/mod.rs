@@ -153,10 +153,19 @@ pub enum Fault {
     /// A `200` JSON answer with `Transfer-Encoding: chunked` whose chunks never
     /// end (until the client goes away, or 256 MiB).
     EndlessChunked,
+    /// A redirect (`status` should be 3xx) to `location`, with an empty body:
+    /// a client must not follow it with a device code or a refresh token.
+    Redirect {
+        /// The HTTP status, e.g. 302 or 307.
+        status: u16,
+        /// The `Location` header, sent verbatim.
+        location: String,
+    },
 }
 
 /// Which certificate the authority presents (see
-/// [`TestAuthorityBuilder::certificate`]).
+/// [`TestAuthorityBuilder::certificate`] and
+/// [`TestAuthority::present_certificate`]).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Certificate {
@@ -167,6 +176,11 @@ pub enum Certificate {
     WrongHost,
     /// Signed by the CA for loopback, but expired (valid only in 2001).
     Expired,
+    /// Signed by the CA for loopback, but not valid before the year 3000.
+    NotYetValid,
+    /// For loopback, but signed by another CA, which no client is given: an
+    /// unknown issuer (as behind a TLS-inspecting proxy).
+    UntrustedIssuer,
 }
 
 /// What the authority has seen, as returned by [`TestAuthority::stats`].
@@ -436,8 +450,9 @@ impl TestAuthorityBuilder {
         self
     }
 
-    /// The certificate to present: a wrong host name or an expired one, to
-    /// test that clients fail closed. Default: [`Certificate::Valid`].
+    /// The certificate to present: a wrong host name, an expired one and so
+    /// on, to test that clients fail closed (change it while running with
+    /// [`TestAuthority::present_certificate`]). Default: [`Certificate::Valid`].
     pub fn certificate(mut self, certificate: Certificate) -> Self {
         self.certificate = certificate;
         self
@@ -489,12 +504,14 @@ impl TestAuthorityBuilder {
             keep_alive: self.keep_alive,
         };
         let mut state = State::new();
+        state.certificate = self.certificate;
         let identity = Identity {
             oid: state.rng.uuid(),
             tenant_id: state.rng.uuid(),
             subject: state.rng.token(32),
         };
         let started = self.clock.now();
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone()).unwrap_or_default();
         let shared = Arc::new(Shared {
             config,
             clock: self.clock,
@@ -503,7 +520,7 @@ impl TestAuthorityBuilder {
             started,
             state: Mutex::new(state),
             shutdown: AtomicBool::new(false),
-            tls: tls.as_ref().map(|t| Arc::clone(&t.config)),
+            tls,
             workers: Mutex::new(Vec::new()),
         });
         let accept = server::spawn(Arc::clone(&shared), listener)?;
@@ -511,7 +528,7 @@ impl TestAuthorityBuilder {
         Ok(TestAuthority {
             shared,
             addr,
-            ca_pem: tls.map(|t| t.ca_pem).unwrap_or_default(),
+            ca_pem,
             accept: Some(accept),
         })
     }
@@ -612,8 +629,48 @@ impl TestAuthority {
 
     /// Queues a fault: the next request to `at` gets it instead of its normal
     /// answer. Faults for one endpoint are used in the order queued, each once.
+    ///
+    /// [`Endpoint::Token`] serves every grant: device code polls, and refresh
+    /// token redemptions (queue the fault after the sign-in to hit a refresh).
     pub fn inject(&self, at: Endpoint, fault: Fault) {
         self.shared.lock().faults.push_back((at, fault));
+    }
+
+    /// A lasting fault on a deterministic fraction of the requests: counted
+    /// from this call, the 1st request to `at`, then the `(1 + every)`-th,
+    /// the `(1 + 2 × every)`-th and so on get `fault` (`every` 2: every other
+    /// request; 0 counts as 1: all of them), until
+    /// [`clear_faults`](Self::clear_faults). Faults queued with
+    /// [`inject`](Self::inject) come first and are not counted.
+    pub fn inject_every(&self, at: Endpoint, every: u32, fault: Fault) {
+        self.shared
+            .lock()
+            .standing
+            .push(state::Standing::new(at, every, fault));
+    }
+
+    /// Removes every fault, queued or lasting.
+    pub fn clear_faults(&self) {
+        let mut state = self.shared.lock();
+        state.faults.clear();
+        state.standing.clear();
+    }
+
+    /// From the next TLS connection on, presents `certificate` (connections
+    /// already open keep theirs): a certificate that goes bad, or a clock
+    /// that moves, in the middle of a flow. With
+    /// [`keep_alive`](TestAuthorityBuilder::keep_alive) off, every request
+    /// opens a connection, so this takes effect at the next request. Does
+    /// nothing in plain HTTP mode.
+    pub fn present_certificate(&self, certificate: Certificate) {
+        if let Some(tls) = &self.shared.tls {
+            // Made now rather than during the next handshake; a failure
+            // shows there again.
+            if let Err(e) = tls.config(certificate) {
+                log::warn!("test authority: cannot make the {certificate:?} certificate: {e}");
+            }
+        }
+        self.shared.lock().certificate = certificate;
     }
 
     /// Revokes every refresh token issued so far: using one gets
@@ -692,7 +749,7 @@ struct Shared {
     started: Instant,
     state: Mutex<State>,
     shutdown: AtomicBool,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<tls::Tls>,
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 

@@ -103,8 +103,16 @@ fn serve_connection(shared: &Shared, tcp: TcpStream, index: usize) {
     }
     match &shared.tls {
         None => serve(shared, tcp, index),
-        Some(config) => {
-            let Some(stream) = handshake(shared, config, tcp) else {
+        Some(tls) => {
+            let certificate = shared.lock().certificate;
+            let config = match tls.config(certificate) {
+                Ok(config) => config,
+                Err(e) => {
+                    log::debug!("test authority: no {certificate:?} certificate: {e}");
+                    return;
+                }
+            };
+            let Some(stream) = handshake(shared, &config, tcp) else {
                 return;
             };
             shared.lock().stats.tls_handshakes += 1;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::util::Rng;
-use super::{Endpoint, Fault, Stats};
+use super::{Certificate, Endpoint, Fault, Stats};
 
 /// The person's decision on a device code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,12 +72,37 @@ pub(super) enum Grant {
     Revoked,
 }
 
+/// A fault on every n-th request to an endpoint.
+#[derive(Debug)]
+pub(super) struct Standing {
+    at: Endpoint,
+    every: u32,
+    /// Requests to `at` seen since the fault was set.
+    seen: u32,
+    fault: Fault,
+}
+
+impl Standing {
+    pub(super) fn new(at: Endpoint, every: u32, fault: Fault) -> Self {
+        Standing {
+            at,
+            every: every.max(1),
+            seen: 0,
+            fault,
+        }
+    }
+}
+
 /// All mutable state, behind one mutex.
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) stats: Stats,
     /// Faults in the order queued; the first matching an endpoint is used.
     pub(super) faults: VecDeque<(Endpoint, Fault)>,
+    /// Lasting faults on a fraction of the requests.
+    pub(super) standing: Vec<Standing>,
+    /// What new TLS connections are shown.
+    pub(super) certificate: Certificate,
     /// Device codes by their `device_code` value.
     pub(super) codes: HashMap<String, DeviceCode>,
     pub(super) refresh_tokens: HashMap<String, RefreshToken>,
@@ -91,6 +116,8 @@ impl State {
         State {
             stats: Stats::default(),
             faults: VecDeque::new(),
+            standing: Vec::new(),
+            certificate: Certificate::Valid,
             codes: HashMap::new(),
             refresh_tokens: HashMap::new(),
             grants: Vec::new(),
@@ -98,10 +125,22 @@ impl State {
         }
     }
 
-    /// Takes the next fault queued for `endpoint`, if any.
+    /// Takes the next fault queued for `endpoint`, else the lasting fault
+    /// whose turn it is, if any.
     pub(super) fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
-        let index = self.faults.iter().position(|(at, _)| *at == endpoint)?;
-        self.faults.remove(index).map(|(_, fault)| fault)
+        if let Some(index) = self.faults.iter().position(|(at, _)| *at == endpoint) {
+            return self.faults.remove(index).map(|(_, fault)| fault);
+        }
+        let mut hit = None;
+        for standing in self.standing.iter_mut().filter(|s| s.at == endpoint) {
+            // Every lasting fault counts the request, whichever answers it.
+            let due = standing.seen % standing.every == 0;
+            standing.seen = standing.seen.wrapping_add(1);
+            if due && hit.is_none() {
+                hit = Some(standing.fault.clone());
+            }
+        }
+        hit
     }
 
     /// Sets the decision on every code still open.

@@ -712,6 +712,108 @@ fn faults_are_used_once_in_order() {
 }
 
 #[test]
+fn lasting_faults_hit_a_deterministic_fraction() {
+    let clock = ManualClock::new();
+    let authority = plain(&clock).start().unwrap();
+    let busy = Fault::Status {
+        status: 503,
+        retry_after: None,
+        body: "busy".to_string(),
+    };
+    authority.inject_every(Endpoint::DeviceAuthorization, 3, busy);
+    // A queued one-shot fault goes first and is not counted.
+    authority.inject(Endpoint::DeviceAuthorization, Fault::Html { status: 200 });
+    let form = format!("client_id=app&scope={SCOPES}");
+    let mut raw = Raw::connect(&authority);
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| raw.post(ENTRA_DEVICE, &form).status)
+        .collect();
+    assert_eq!(statuses, [200, 503, 200, 200, 503, 200, 200, 503]);
+    assert_eq!(
+        raw.post(ENTRA_TOKEN, "").status,
+        400,
+        "other endpoints are spared"
+    );
+    authority.clear_faults();
+    assert_eq!(raw.post(ENTRA_DEVICE, &form).status, 200);
+    let answers: Vec<String> = authority
+        .stats()
+        .requests
+        .into_iter()
+        .map(|r| r.answer)
+        .collect();
+    assert_eq!(answers.iter().filter(|a| *a == "fault").count(), 4);
+}
+
+#[test]
+fn redirect_faults() {
+    let clock = ManualClock::new();
+    let authority = plain(&clock).start().unwrap();
+    authority.inject(
+        Endpoint::Token,
+        Fault::Redirect {
+            status: 307,
+            location: "https://elsewhere.example/token".to_string(),
+        },
+    );
+    let reply = Raw::connect(&authority).post(ENTRA_TOKEN, "");
+    assert_eq!(reply.status, 307);
+    assert_eq!(
+        reply.header("location"),
+        Some("https://elsewhere.example/token")
+    );
+}
+
+#[test]
+fn certificates_can_change_while_running() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let clock = ManualClock::new();
+    let authority = TestAuthority::builder()
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(authority.ca_pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    // The handshake's outcome for a new connection, as text.
+    let handshake = || {
+        let name = ServerName::try_from("127.0.0.1").unwrap().to_owned();
+        let mut conn = rustls::ClientConnection::new(Arc::clone(&config), name).unwrap();
+        let mut tcp = Raw::connect(&authority).stream;
+        while conn.is_handshaking() {
+            if let Err(e) = conn.complete_io(&mut tcp) {
+                return e.to_string();
+            }
+        }
+        "ok".to_string()
+    };
+    assert_eq!(handshake(), "ok");
+    for (certificate, failure) in [
+        (Certificate::WrongHost, "not valid for name"),
+        (Certificate::Expired, "certificate expired"),
+        (Certificate::NotYetValid, "certificate not valid yet"),
+        (Certificate::UntrustedIssuer, "UnknownIssuer"),
+    ] {
+        authority.present_certificate(certificate);
+        let outcome = handshake();
+        assert!(outcome.contains(failure), "{certificate:?}: {outcome}");
+    }
+    authority.present_certificate(Certificate::Valid);
+    assert_eq!(handshake(), "ok");
+}
+
+#[test]
 fn approval_policies() {
     let clock = ManualClock::new();
     let authority = plain(&clock)
