@@ -3,11 +3,11 @@
 //! after a few seconds, as a person on a phone would.
 //!
 //! ```text
-//! cargo run --example demo --features test-authority
+//! cargo run --example demo
 //! ```
 
-use devicecode::test_authority::{Approval, TestAuthority};
 use devicecode::{Authority, CancelHandle, PublicClient};
+use devicecode_test_authority::{Approval, TestAuthority};
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the `devicecode` example against the test authority on loopback:
+# Measures the `devicecode` command against the test authority on loopback:
 # one complete sign-in (code + 2 pending polls + token + cache write), a
 # silent cache hit and a silent refresh. Prints a markdown report.
 #
@@ -21,11 +21,11 @@ targets=${BENCH_TARGETS:-x86_64-unknown-linux-musl aarch64-unknown-linux-gnu arm
 . scripts/cross-env.sh
 client_id=11111111-2222-3333-4444-555555555555
 
-cargo build --quiet --locked --profile "$profile" --example devicecode >&2
-cargo build --quiet --locked --release --features test-authority --example test_authority >&2
-bin=target/$profile/examples/devicecode
-[ "$profile" = dev ] && bin=target/debug/examples/devicecode
-server=target/release/examples/test_authority
+cargo build --quiet --locked --profile "$profile" -p devicecode-cli >&2
+cargo build --quiet --locked --release -p devicecode-test-authority >&2
+bin=target/$profile/devicecode
+[ "$profile" = dev ] && bin=target/debug/devicecode
+server=target/release/devicecode-test-authority
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -91,11 +91,11 @@ measure() { # name, then the command
         "$(field connections "$counts")" "$(field tls_handshakes "$counts")" "$(field before_code "$counts")"
 }
 
-echo "# Footprint of the \`devicecode\` example"
+echo "# Footprint of the \`devicecode\` command"
 echo
 echo "Produced by \`scripts/bench.sh > benches/RESULTS.md\` on $(date -u +%Y-%m-%d), $(uname -m),"
 echo "$(rustc --version), profile \`$profile\`. The test authority runs in its own process on loopback"
-echo "(examples/test_authority.rs) and counts connections and handshakes; peak RSS and CPU come from"
+echo "(test-authority/src/main.rs) and counts connections and handshakes; peak RSS and CPU come from"
 echo "wait4's rusage of the process, instructions from callgrind (all of them, start-up included)."
 echo
 echo "## Binary size (stripped)"
@@ -108,8 +108,8 @@ musl_bin=""
 for target in $targets; do
     built=$(
         cross_env "$target" && cross_install "$target" >&2 &&
-            cargo build --quiet --locked --profile "$profile" --example devicecode --target "$target" >&2 &&
-            echo "target/$target/$profile/examples/devicecode"
+            cargo build --quiet --locked --profile "$profile" -p devicecode-cli --target "$target" >&2 &&
+            echo "target/$target/$profile/devicecode"
     ) || built=""
     if [ -n "$built" ]; then
         cross_env "$target"

@@ -74,7 +74,7 @@ case $cross_spawn in
     binfmt) spawned="by the kernel (binfmt_misc)" ;;
     *) spawned="through DEVICECODE_TEST_RUNNER=\"$DEVICECODE_TEST_RUNNER\"" ;;
 esac
-banner "cross-test $target: cargo test --locked --all-features --target $target"
+banner "cross-test $target: cargo test --locked --target $target"
 echo "runner: $cross_qemu, QEMU_CPU=$cross_cpu; binaries the tests start run $spawned"
-cargo test --locked --all-features --target "$target" "$@"
+cargo test --locked --target "$target" "$@"
 banner "cross-test $target: passed in $(($(date +%s) - started)) s (install, build and tests)"

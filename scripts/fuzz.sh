@@ -2,7 +2,7 @@
 # Runs every fuzz target in fuzz/ for SECONDS each (default 30) and prints
 # how many inputs each one executed. A crash fails the script; libFuzzer
 # leaves the input in fuzz/artifacts/<target>/, which becomes a regression
-# test (see tests/fuzz_regressions.rs).
+# test (see `fuzzing::regressions` in src/fuzzing.rs).
 #
 #   scripts/fuzz.sh            # CI: 30 s per target
 #   scripts/fuzz.sh 600        # a longer local run

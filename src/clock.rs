@@ -46,7 +46,7 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to, or when someone sleeps on it.
 ///
 /// Cloning shares the same time, so a test can hand one clone to the client and
-/// another to a [test authority](crate::test_authority) and both see the same
+/// another to a test authority (the `devicecode-test-authority` crate) and both see the same
 /// (fast-forwarded) time.
 ///
 /// ```

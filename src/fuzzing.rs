@@ -1,5 +1,6 @@
 //! Entry points for the fuzz targets in `fuzz/` (cargo feature `__fuzz`;
-//! not part of the API). Each feeds untrusted bytes to one parser the way the
+//! not part of the API; compiled into the unit tests, which run every seed
+//! and past crash through them). Each feeds untrusted bytes to one parser the way the
 //! client does, and must never panic. Where the parser's output is shown to a
 //! person, the entry point also checks that it is printable (no terminal
 //! escapes, controls or bidi overrides) and panics if not, so the fuzzer
@@ -200,5 +201,46 @@ pub fn token_cache(data: &[u8]) {
     let again = doc.to_bytes();
     if CacheDoc::parse(&again).is_err() {
         panic!("a document we wrote does not parse back");
+    }
+}
+
+/// Every seed of the fuzz corpus (fuzz/seeds/) and every input that once
+/// crashed a fuzz target (fuzz/regressions/<target>/) goes through the same
+/// entry points as the fuzzer, on every test run: none may panic.
+#[cfg(test)]
+mod regressions {
+    use std::path::Path;
+
+    /// A fuzz target's entry point.
+    type Entry = fn(&[u8]);
+    #[test]
+    fn fuzz_seeds_and_past_crashes_do_not_panic() {
+        let targets: [(&str, Entry); 7] = [
+            ("device_authorization", super::device_authorization),
+            ("token_answer", super::token_answer),
+            ("id_token", super::id_token),
+            ("discovery", super::discovery),
+            ("retry_after", super::retry_after),
+            ("root_pem", super::root_pem),
+            ("token_cache", super::token_cache),
+        ];
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut inputs = 0;
+        for (target, entry) in targets {
+            for dir in ["seeds", "regressions"] {
+                let Ok(files) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
+                    continue;
+                };
+                for file in files {
+                    let path = file.unwrap().path();
+                    entry(&std::fs::read(&path).unwrap());
+                    inputs += 1;
+                }
+            }
+            // And the edges no corpus may hold.
+            entry(b"");
+            entry(&[0xff; 3]);
+        }
+        assert!(inputs >= 7, "every target has seeds: {inputs} inputs");
     }
 }

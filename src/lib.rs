@@ -47,8 +47,12 @@
 //!
 //! # Features
 //! - `bundled-roots` (default): Mozilla's root certificates compiled in.
-//! - `test-authority`: [`test_authority::TestAuthority`], an HTTPS authorization
-//!   server on loopback for offline tests of your own programs.
+//!
+//! # Testing your program offline
+//! The crate `devicecode-test-authority` (in this repository's
+//! `test-authority/`) is an HTTPS authorization server on loopback that
+//! behaves like Entra ID or a plain RFC 8628 server; add it as a
+//! dev-dependency to test a daemon without the internet.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -79,10 +83,7 @@ pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;
 pub use token_response::{Account, Token};
 
-#[cfg(feature = "test-authority")]
-pub mod test_authority;
-
-#[cfg(feature = "__fuzz")]
+#[cfg(any(test, feature = "__fuzz"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -5,11 +5,11 @@
 mod common;
 
 use common::{CLIENT_ID, Seen, builder};
-use devicecode::test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use devicecode::{
     Authority, CancelHandle, ErrorKind, FileCache, ManualClock, PublicClient, SilentOptions,
     StoreLock, TokenStore,
 };
+use devicecode_test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -510,7 +510,7 @@ fn a_server_without_id_tokens_still_gets_silent_calls() {
     // account; the tokens are still cached and refreshed for "the" user.
     let clock = ManualClock::new();
     let auth = TestAuthority::builder()
-        .flavor(devicecode::test_authority::Flavor::Generic)
+        .flavor(devicecode_test_authority::Flavor::Generic)
         .clock(Arc::new(clock.clone()))
         .approval(Approval::AfterPolls(1))
         .interval(Some(1))

@@ -5,7 +5,7 @@
 mod common;
 
 use common::example_command;
-use devicecode::test_authority::{Approval, Endpoint, TestAuthority};
+use devicecode_test_authority::{Approval, Endpoint, TestAuthority};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

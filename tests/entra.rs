@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
-use devicecode::test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use devicecode::{
     Authority, CancelHandle, Clock, ErrorKind, ManualClock, PublicClient, SystemClock,
 };
+use devicecode_test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -13,18 +13,18 @@
 //! token is still there and works.
 //!
 //! `tests/fault-matrix.md` is rendered from the rows and from the list of the
-//! other tests here (`DEVICECODE_BLESS=1 cargo test --all-features --test
+//! other tests here (`DEVICECODE_BLESS=1 cargo test --test
 //! faults` rewrites it); `the_matrix_document_is_current` fails when it is
 //! stale, or when a test of this file is missing from it.
 
 mod common;
 
 use common::{CLIENT_ID, Seen, poll_times};
-use devicecode::test_authority::{Approval, Certificate, Endpoint, Fault, TestAuthority};
 use devicecode::{
     Authority, CancelHandle, Clock, Error, ErrorKind, ManualClock, PublicClient,
     PublicClientBuilder, SystemClock,
 };
+use devicecode_test_authority::{Approval, Certificate, Endpoint, Fault, TestAuthority};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -592,7 +592,7 @@ fn the_matrix_document_is_current() {
     };
     let mut doc = String::from(
         "# Fault matrix\n\n\
-         Rendered from `tests/faults.rs` (`DEVICECODE_BLESS=1 cargo test --all-features --test faults`);\n\
+         Rendered from `tests/faults.rs` (`DEVICECODE_BLESS=1 cargo test --test faults`);\n\
          the test `the_matrix_document_is_current` fails when this file is stale.\n\n\
          Each row is one test of `tests/faults.rs`, named in the last column, that injects the fault\n\
          with the test authority over loopback HTTPS (1 s HTTP timeouts, time otherwise on a\n\

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use devicecode::test_authority::{Approval, Endpoint, Flavor, TestAuthority, TestAuthorityBuilder};
 use devicecode::{Authority, CancelHandle, ErrorKind, ManualClock};
+use devicecode_test_authority::{Approval, Endpoint, Flavor, TestAuthority, TestAuthorityBuilder};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,15 +3,15 @@
 //! - A cache MSAL Python 1.39 wrote (tests/msal/samples/, made with
 //!   tests/msal/msal_cache.py against the test authority; see its README)
 //!   is read: accounts, a silent cache hit, and its refresh token redeemed.
-//! - When `python3 -c "import msal"` works (CI installs it), both programs
-//!   share one live file: MSAL signs in and we refresh from its file; we
+//! - When `python3 -c "import msal"` works (CI installs it, and with `CI`
+//!   set its absence fails the test), both programs share one live file: MSAL signs in and we refresh from its file; we
 //!   sign in and MSAL gets a silent hit and refreshes from ours.
 
 mod common;
 
 use common::{CLIENT_ID, Seen, builder};
-use devicecode::test_authority::{Approval, TestAuthority};
 use devicecode::{Authority, CancelHandle, ErrorKind, FileCache, ManualClock, PublicClient};
+use devicecode_test_authority::{Approval, TestAuthority};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -134,6 +134,12 @@ fn msal(mode: &str, auth: &TestAuthority, ca: &Path, cache: &Path, extra: &[&str
 #[test]
 fn msal_python_and_devicecode_share_one_file() {
     if !msal_available() {
+        // CI installs MSAL Python; there, its absence is a failure, never a
+        // quiet pass.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MSAL Python is not installed (pip install msal==1.39.0), and CI must run this test"
+        );
         eprintln!(
             "SKIPPED: MSAL Python is not installed (pip install msal); only the committed sample was checked"
         );

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use devicecode::test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use devicecode::{Authority, CancelHandle, FileCache, ManualClock};
+use devicecode_test_authority::{Approval, Endpoint, Fault, TestAuthority};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

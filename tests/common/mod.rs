@@ -1,8 +1,10 @@
 //! Shared helpers for the end-to-end tests: a client wired to a test authority.
 #![allow(dead_code)]
 
-use devicecode::test_authority::{Endpoint, RecordedRequest, Stats, TestAuthority};
+pub mod proxy;
+
 use devicecode::{Authority, FnDisplay, ManualClock, Outcome, PublicClient, PublicClientBuilder};
+use devicecode_test_authority::{Endpoint, RecordedRequest, Stats, TestAuthority};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -104,22 +106,27 @@ pub fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// The program and arguments that run an example. When the tests run under
+/// The program and arguments that run a binary. When the tests run under
 /// emulation (scripts/cross-test.sh), `DEVICECODE_TEST_RUNNER` holds the
 /// emulator command (e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`)
 /// that must run the foreign binaries the tests start.
-pub fn example_argv(name: &str) -> Vec<String> {
+pub fn argv(program: PathBuf) -> Vec<String> {
     let mut argv: Vec<String> = std::env::var("DEVICECODE_TEST_RUNNER")
         .map(|r| r.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    argv.push(example(name).display().to_string());
+    argv.push(program.display().to_string());
     argv
 }
 
-/// A command that runs an example (through the emulator when there is one).
-pub fn example_command(name: &str) -> Command {
-    let argv = example_argv(name);
+/// A command that runs a binary (through the emulator when there is one).
+pub fn command(program: PathBuf) -> Command {
+    let argv = argv(program);
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);
     command
+}
+
+/// A command that runs an example of the library crate.
+pub fn example_command(name: &str) -> Command {
+    command(example(name))
 }

@@ -1,8 +1,8 @@
-//! The built-in test authority as a process of its own, for measuring the
-//! `devicecode` example (scripts/bench.sh) or trying a daemon by hand.
+//! The test authority as a process of its own, for measuring the
+//! `devicecode` command (scripts/bench.sh) or trying a daemon by hand.
 //!
 //! ```text
-//! cargo run --example test_authority --features test-authority -- CA_FILE [APPROVE_AFTER_POLLS] [INTERVAL_SECS]
+//! cargo run -p devicecode-test-authority -- CA_FILE [APPROVE_AFTER_POLLS] [INTERVAL_SECS]
 //! ```
 //!
 //! Writes its CA certificate to CA_FILE, prints its base URL on stdout, then
@@ -11,14 +11,16 @@
 //! refreshes=… before_code=…`), `reset` starts counting again. It exits
 //! when stdin closes.
 
-use devicecode::test_authority::{Approval, Endpoint, Stats, TestAuthority};
+#![forbid(unsafe_code)]
+
+use devicecode_test_authority::{Approval, Endpoint, Stats, TestAuthority};
 use std::io::BufRead;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let ca_file = args
         .next()
-        .ok_or("usage: test_authority CA_FILE [APPROVE_AFTER_POLLS] [INTERVAL_SECS]")?;
+        .ok_or("usage: devicecode-test-authority CA_FILE [APPROVE_AFTER_POLLS] [INTERVAL_SECS]")?;
     let polls: u32 = args.next().map_or(Ok(3), |a| a.parse())?;
     let interval: u64 = args.next().map_or(Ok(1), |a| a.parse())?;
     let authority = TestAuthority::builder()
@@ -34,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match line?.trim() {
             "stats" => println!("{}", counters(&base, &now)),
             "reset" => base = now,
-            other => eprintln!("test_authority: unknown command '{other}'"),
+            other => eprintln!("devicecode-test-authority: unknown command '{other}'"),
         }
     }
     Ok(())

@@ -23,6 +23,9 @@
 //! (run `login`), 4 declined, 5 expired (or `--timeout` reached), 6 cancelled
 //! (Ctrl-C / SIGTERM), 7 network, 8 other service error, 9 token cache error.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use devicecode::{
     Account, Authority, CancelHandle, ErrorKind, FileCache, PublicClient, SilentOptions,
 };

@@ -10,7 +10,7 @@
 //! ([`Stats`]).
 //!
 //! Everything it does with time goes through a [`Clock`], so a test can share a
-//! [`ManualClock`](crate::ManualClock) with the client and run a 15-minute flow
+//! [`ManualClock`](devicecode::ManualClock) with the client and run a 15-minute flow
 //! in milliseconds.
 //!
 //! It is test tooling: one thread per connection, everything kept in memory,
@@ -19,7 +19,7 @@
 //! answered, never codes or tokens.
 //!
 //! ```
-//! use devicecode::test_authority::{Approval, TestAuthority};
+//! use devicecode_test_authority::{Approval, TestAuthority};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! let authority = TestAuthority::builder()
@@ -34,7 +34,12 @@
 //! # }
 //! ```
 //!
-//! Enabled by the cargo feature `test-authority`.
+//! A crate of its own so that the `devicecode` library holds only what a
+//! board runs: add it as a dev-dependency of the program under test. It also
+//! runs as a process (`cargo run -p devicecode-test-authority`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod handler;
 mod http;
@@ -55,7 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{Clock, SystemClock};
+use devicecode::{Clock, SystemClock};
 
 use state::State;
 
@@ -343,7 +348,7 @@ impl TestAuthorityBuilder {
     /// enforcement, code expiry, [`Approval::After`], token `iat`/`exp`,
     /// timestamps in errors, [`RecordedRequest::at`]. Default: [`SystemClock`].
     ///
-    /// Share a [`ManualClock`](crate::ManualClock) with the client to
+    /// Share a [`ManualClock`](devicecode::ManualClock) with the client to
     /// fast-forward a whole flow.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

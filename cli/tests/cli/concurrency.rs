@@ -3,11 +3,10 @@
 //! revoked when replayed. Every process must get a token, and no refresh
 //! token may ever be replayed (`invalid_grant`).
 
-mod common;
-
-use common::{CLIENT_ID, Seen, builder, example_command};
-use devicecode::test_authority::{Approval, Endpoint, TestAuthority};
+use super::cli_command;
+use crate::common::{CLIENT_ID, Seen, builder};
 use devicecode::{Authority, CancelHandle, FileCache, ManualClock};
+use devicecode_test_authority::{Approval, Endpoint, TestAuthority};
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -48,7 +47,7 @@ fn processes_refreshing_at_once_never_replay_a_rotated_refresh_token() {
     for round in 0..ROUNDS {
         let children: Vec<_> = (0..PROCESSES)
             .map(|_| {
-                example_command("devicecode")
+                cli_command()
                     .args(["token", "--client-id", CLIENT_ID, "--authority", &authority])
                     .args(["--scope", "User.Read", "--ca-file", ca.to_str().unwrap()])
                     .args(["--cache", cache.to_str().unwrap()])

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::ManualClock;
+use devicecode::ManualClock;
 
 const SCOPES: &str = "User.Read+openid+profile+offline_access";
 

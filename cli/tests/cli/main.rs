@@ -1,16 +1,29 @@
-//! The `devicecode` command-line example, run as a real process against the
+//! The `devicecode` command, run as a real process against the
 //! test authority: its output contract and its exit codes.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
+mod concurrency;
 
-use common::{example_argv, example_command};
-use devicecode::test_authority::{Approval, Flavor, TestAuthority};
+use common::proxy::connect_proxy;
+use common::{argv, command as command_for};
+use devicecode_test_authority::{Approval, Flavor, TestAuthority};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+use common::CLIENT_ID;
+
+/// The `devicecode` binary of this crate.
+fn cli() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_devicecode"))
+}
+
+/// A command that runs it (through the emulator when there is one).
+fn cli_command() -> Command {
+    command_for(cli())
+}
 
 fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
     let path =
@@ -22,7 +35,7 @@ fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
 /// The example, with a private HOME so that the default token cache of a
 /// test never lands in the real one.
 fn command() -> Command {
-    with_env(example_command("devicecode"))
+    with_env(cli_command())
 }
 
 fn with_env(mut command: Command) -> Command {
@@ -249,7 +262,7 @@ fn login_saves_a_private_cache_that_token_accounts_and_logout_use() {
     login.extend(["--scope".into(), "User.Read".into()]);
     let out = with_env(Command::new("sh"))
         .args(["-c", "umask 000; exec \"$0\" \"$@\""])
-        .args(example_argv("devicecode"))
+        .args(argv(cli()))
         .args(&login)
         .output()
         .unwrap();
@@ -359,4 +372,43 @@ fn token_without_a_sign_in_exits_3_and_a_corrupt_cache_exits_9() {
     );
     assert!(auth.stats().requests.is_empty());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn https_proxy_from_the_environment_is_used() {
+    let (proxy, seen) = connect_proxy();
+    let auth = TestAuthority::builder()
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let ca = std::env::temp_dir().join(format!("devicecode-proxy-{}.pem", std::process::id()));
+    std::fs::write(&ca, auth.ca_pem()).unwrap();
+    let out = cli_command()
+        .args([
+            "login",
+            "--client-id",
+            CLIENT_ID,
+            "--authority",
+            &format!("{}/organizations", auth.base_url()),
+        ])
+        .args(["--ca-file", ca.to_str().unwrap()])
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env("HTTPS_PROXY", &proxy)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the CLI went through the proxy"
+    );
 }
