@@ -9,7 +9,7 @@ use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
-use crate::token_response::{Account, Token};
+use crate::token::{Account, Token};
 use log::debug;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

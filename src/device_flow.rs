@@ -10,9 +10,9 @@ use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, ServiceError};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
+use crate::sanitize::printable;
 use crate::secret::DeviceCode;
-use crate::text::printable;
-use crate::token_response::Token;
+use crate::token::Token;
 use log::{debug, info, warn};
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 
 use crate::device_flow::DeviceFlow;
 use crate::error::Error;
-use crate::token_response::Account;
+use crate::token::Account;
 use std::io::{self, Write};
 
 /// How a sign-in ended, told to the display so it can clear the code.

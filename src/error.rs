@@ -253,7 +253,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Messages quote servers (an issuer, a URL, an account name): the
         // backstop that keeps terminal escapes out of every printed error.
-        f.write_str(&crate::text::printable(&self.inner.message))?;
+        f.write_str(&crate::sanitize::printable(&self.inner.message))?;
         if let Some(service) = &self.inner.service {
             match (service.aadsts(), service.summary()) {
                 (_, Some(summary)) => write!(f, ": {summary}")?,

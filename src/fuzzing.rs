@@ -12,8 +12,8 @@ use crate::device_flow::{Decision, decide, parse_device_answer, service_error};
 use crate::error::{Error, ServiceError};
 use crate::http::{Reply, parse_root_pem, retry_after_delay};
 use crate::json::Object;
-use crate::text::is_printable;
-use crate::token_response::{Account, Token, decode_jwt_claims};
+use crate::sanitize::is_printable;
+use crate::token::{Account, Token, decode_jwt_claims};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A device authorization answer (RFC 8628 section 3.2).

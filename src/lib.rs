@@ -66,10 +66,10 @@ mod display;
 mod error;
 mod http;
 mod json;
+mod sanitize;
 mod secret;
 mod silent;
-mod text;
-mod token_response;
+mod token;
 
 pub use authority::Authority;
 pub use cache::{FileCache, MemoryCache, StoreLock, TokenStore};
@@ -81,7 +81,7 @@ pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;
-pub use token_response::{Account, Token};
+pub use token::{Account, Token};
 
 #[cfg(any(test, feature = "__fuzz"))]
 #[doc(hidden)]

@@ -8,7 +8,7 @@ use crate::client::{PublicClient, scope_list};
 use crate::clock::check_wall_clock;
 use crate::device_flow::read_answer;
 use crate::error::{Error, ErrorKind};
-use crate::token_response::{Account, Token};
+use crate::token::{Account, Token};
 use log::{debug, warn};
 use std::time::SystemTime;
 

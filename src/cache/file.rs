@@ -3,7 +3,7 @@
 use super::lock::LockFile;
 use super::{Cache, StoreLock, TokenStore};
 use crate::error::Error;
-use crate::token_response::Account;
+use crate::token::Account;
 use log::warn;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

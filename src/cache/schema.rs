@@ -8,7 +8,7 @@
 use crate::authority::OIDC_SCOPES;
 use crate::json::Object;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
-use crate::token_response::{Account, Token, decode_jwt_claims};
+use crate::token::{Account, Token, decode_jwt_claims};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

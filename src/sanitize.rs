@@ -168,7 +168,7 @@ mod tests {
 mod server_text {
     use super::is_printable;
     use crate::json::Object;
-    use crate::token_response::{Account, Token};
+    use crate::token::{Account, Token};
     use crate::{Error, ErrorKind};
     use std::time::SystemTime;
 

@@ -2,8 +2,8 @@
 
 use crate::error::Error;
 use crate::json::{Object, base64url_decode};
+use crate::sanitize::printable;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
-use crate::text::printable;
 use log::warn;
 use std::time::{Duration, SystemTime};
 
