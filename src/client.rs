@@ -1,7 +1,7 @@
 //! The public client: configuration, and the two steps of a sign-in.
 
 use crate::authority::{Authority, Endpoints, OIDC_SCOPES};
-use crate::cache::{Cache, MemoryCache, TokenStore};
+use crate::cache::{AppId, Cache, Fetched, MemoryCache, TokenStore};
 use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
@@ -13,6 +13,10 @@ use crate::token::{Account, Token};
 use log::debug;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+/// The longest HTTP timeout a builder takes: beyond it a board is better off
+/// failing and retrying, and deadlines stay far from overflowing.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// A public (secretless) OAuth client that signs a device in with the device
 /// authorization grant.
@@ -83,7 +87,13 @@ impl PublicClient {
     /// For an Entra authority this is the first and only request before the
     /// code can be shown; an issuer authority first reads its discovery
     /// document (once per client).
+    ///
+    /// Before any request, the token cache is checked and room is reserved
+    /// for what the sign-in will bring (see
+    /// [`TokenStore::prepare_save`]): a cache that cannot be written fails
+    /// here with [`ErrorKind::Cache`], before anyone is asked to sign in.
     pub fn start_device_flow(&self, scopes: &[&str]) -> Result<DeviceFlow, Error> {
+        self.cache.prepare()?;
         let endpoints = self.endpoints()?;
         device_flow::request_code(
             &self.http,
@@ -148,14 +158,18 @@ impl PublicClient {
             environment: self.authority.environment(),
             client_info: self.authority.is_entra(),
         };
+        // The device code is spent once the server answers: from then on a
+        // cache failure must not cost the tokens (they come back with
+        // `Token::cache_error` set, and stay in memory until saved).
         let result = device_flow::wait(&ctx, flow, cancel, limit).and_then(|token| {
-            let app = self.app_scope();
-            let now = self.clock.wall();
-            self.cache.update(|doc| {
-                doc.save(&app, &token, None, device_flow::DEVICE_CODE_GRANT, now);
-                Ok(((), true))
-            })?;
-            Ok(token)
+            self.cache
+                .store_token(&self.app_id(), self.clock.wall(), true, |_| {
+                    Ok(Fetched::Issued {
+                        token,
+                        replaces: None,
+                        grant: device_flow::DEVICE_CODE_GRANT,
+                    })
+                })
         });
         match &result {
             Ok(token) => self.display.finished(&Outcome::SignedIn(token.account())),
@@ -179,6 +193,16 @@ impl PublicClient {
             let removed = doc.remove_account(&app, account.home_account_id());
             Ok((removed > 0, removed > 0))
         })
+    }
+
+    /// Who this client's tokens belong to in the cache.
+    pub(crate) fn app_id(&self) -> AppId {
+        AppId {
+            client_id: self.client_id.clone(),
+            environment: self.authority.environment().to_string(),
+            tenant: self.authority.tenant().map(str::to_string),
+            entra: self.authority.is_entra(),
+        }
     }
 
     pub(crate) fn cache_description(&self) -> String {
@@ -328,15 +352,17 @@ impl PublicClientBuilder {
         self
     }
 
-    /// Time allowed to open a connection, TLS included (default 10 s).
+    /// Time allowed to open a connection, TLS included (default 10 s; at
+    /// most one hour).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
+        self.http.connect_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
-    /// Time allowed to send a request and to receive an answer (default 30 s each).
+    /// Time allowed to send a request and to receive an answer (default 30 s
+    /// each; at most one hour).
     pub fn io_timeout(mut self, timeout: Duration) -> Self {
-        self.http.io_timeout = timeout;
+        self.http.io_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
@@ -405,7 +431,11 @@ impl PublicClientBuilder {
             http: Http::new(&self.http)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             display: self.display.unwrap_or_else(|| Box::new(StdoutDisplay)),
-            cache: Cache::new(self.cache.unwrap_or_else(|| Box::new(MemoryCache::new()))),
+            // The lock is held for one refresh at most: waiters wait that long.
+            cache: Cache::new(
+                self.cache.unwrap_or_else(|| Box::new(MemoryCache::new())),
+                self.http.longest_exchange(),
+            ),
             endpoints: Mutex::new(None),
         })
     }

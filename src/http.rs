@@ -48,6 +48,17 @@ impl Default for HttpSettings {
     }
 }
 
+impl HttpSettings {
+    /// The longest one request may take within these limits: connecting,
+    /// sending the head and the body, waiting for the answer and reading it,
+    /// each phase with its own timeout (see `Http::new`). A refresh holds the
+    /// token cache's lock this long at most, so waiters wait at least this.
+    pub fn longest_exchange(&self) -> Duration {
+        self.connect_timeout
+            .saturating_add(self.io_timeout.saturating_mul(4))
+    }
+}
+
 /// Where requests go through.
 #[derive(Debug, Clone)]
 pub(crate) enum ProxySetting {
@@ -111,6 +122,8 @@ impl Http {
             ))
             .accept("application/json")
             .proxy(proxy)
+            // Five phases, each bounded: `HttpSettings::longest_exchange`
+            // adds them up; keep the two in step.
             .timeout_connect(Some(settings.connect_timeout))
             .timeout_send_request(Some(settings.io_timeout))
             .timeout_send_body(Some(settings.io_timeout))

@@ -2,7 +2,8 @@
 //! token, else a refresh under the cache lock. Every decision of a silent call
 //! is made here.
 
-use crate::authority::OIDC_SCOPES;
+use crate::authority::{Endpoints, OIDC_SCOPES};
+use crate::cache::Fetched;
 use crate::cache::schema::{AppScope, CacheDoc, CachedRefresh, Wanted};
 use crate::client::{PublicClient, scope_list};
 use crate::clock::check_wall_clock;
@@ -109,7 +110,10 @@ impl PublicClient {
                 early => (hid, early),
             }
         };
-        let result = self.cache.update(|doc| {
+        // Discovery (an issuer authority's first request) happens before
+        // the lock: the lock is held for the refresh request alone.
+        let endpoints = self.endpoints()?;
+        let result = self.cache.store_token(&self.app_id(), self.clock.wall(), false, |doc| {
             // Under the lock, the file may hold what another process got
             // while we waited: use its token, or at least its refresh token
             // (the one we read before may be spent by now).
@@ -117,7 +121,7 @@ impl PublicClient {
                 && let Some(token) = fresh(doc, &app, &scopes, &hid, self.clock.wall())
             {
                 debug!("silent: another process refreshed meanwhile; using its tokens");
-                return Ok((token, false));
+                return Ok(Fetched::Cached(token));
             }
             let Some(refresh) = doc.refresh_tokens(&app, &hid).into_iter().next() else {
                 return Err(Error::new(
@@ -128,13 +132,17 @@ impl PublicClient {
                     ),
                 ));
             };
-            let mut token = self.redeem(&refresh, &scopes)?;
+            let mut token = self.redeem(&endpoints, &refresh, &scopes)?;
+            same_user(&token, &hid)?;
             if token.account().is_none() {
                 let known = doc.accounts(&app).into_iter().find(|a| a.home_account_id() == hid);
                 token.keep_account(known);
             }
-            doc.save(&app, &token, Some(&refresh.key), "refresh_token", self.clock.wall());
-            Ok((token, true))
+            Ok(Fetched::Issued {
+                token,
+                replaces: Some(refresh.key),
+                grant: "refresh_token",
+            })
         });
         match (result, early) {
             (Err(e), Some(cached)) if !e.is_interaction_required() => {
@@ -146,8 +154,12 @@ impl PublicClient {
     }
 
     /// Redeems a refresh token (RFC 6749 section 6) for `scopes`.
-    fn redeem(&self, refresh: &CachedRefresh, scopes: &[String]) -> Result<Token, Error> {
-        let endpoints = self.endpoints()?;
+    fn redeem(
+        &self,
+        endpoints: &Endpoints,
+        refresh: &CachedRefresh,
+        scopes: &[String],
+    ) -> Result<Token, Error> {
         let extra: &[&str] = if self.authority.is_entra() {
             &OIDC_SCOPES
         } else {
@@ -213,6 +225,22 @@ fn fresh(
     };
     doc.access_token(app, &wanted, now)
         .filter(|token| !renewal_due(token, now))
+}
+
+/// A refresh answer must be for the account whose refresh token was redeemed
+/// (OpenID Connect Core 12.2: the id_token's `sub` is the same). A token for
+/// someone else is refused and nothing is saved: saving it would sign the
+/// device in as a second account nobody chose.
+fn same_user(token: &Token, hid: &str) -> Result<(), Error> {
+    match token.account() {
+        Some(account) if !hid.is_empty() && account.home_account_id() != hid => {
+            Err(Error::invalid(format!(
+                "the refresh answer is for another account ({}) than the one refreshed; it was not saved. The server or a proxy in front of it is misbehaving: report it to its operator",
+                account.username()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the server's `refresh_in` advice says to renew the token by now.

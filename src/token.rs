@@ -5,6 +5,7 @@ use crate::json::{Object, base64url_decode};
 use crate::sanitize::printable;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use log::warn;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// When a server gives no `expires_in`, assume a short life so the token is
@@ -30,6 +31,7 @@ pub struct Token {
     id_token: Option<IdToken>,
     account: Option<Account>,
     family_id: Option<String>,
+    cache_error: Option<Arc<Error>>,
 }
 
 impl Token {
@@ -79,6 +81,20 @@ impl Token {
         self.family_id.as_deref()
     }
 
+    /// Why this token, just issued by the server, could not be written to
+    /// the token cache (a full disk, a file made read-only meanwhile), if it
+    /// could not. The token is valid all the same; the client keeps it, and
+    /// above all a rotated refresh token, in memory and saves it at its next
+    /// call that can. A process about to exit should report this: what is
+    /// only in memory is lost with it.
+    pub fn cache_error(&self) -> Option<&Error> {
+        self.cache_error.as_deref()
+    }
+
+    pub(crate) fn set_cache_error(&mut self, error: Error) {
+        self.cache_error = Some(Arc::new(error));
+    }
+
     /// A token read back from the cache.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_cache(
@@ -105,6 +121,7 @@ impl Token {
             id_token,
             account,
             family_id: None,
+            cache_error: None,
         }
     }
 
@@ -162,6 +179,7 @@ impl Token {
             id_token,
             account,
             family_id,
+            cache_error: None,
         })
     }
 }

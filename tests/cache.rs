@@ -405,13 +405,24 @@ fn a_held_lock_times_out_and_a_dead_ones_lock_is_cleared() {
         FileCache::new(&path).lock_timeout(Duration::from_millis(300)),
     );
     let started = std::time::Instant::now();
-    let err = app
+    // The device code is spent when the lock times out: the sign-in is not
+    // lost, the token comes back with the cache failure on it.
+    let token = app
         .sign_in_with_device_code(&["User.Read"], &CancelHandle::new())
-        .unwrap_err();
+        .unwrap();
+    let err = token.cache_error().expect("the save failed");
     assert_eq!(err.kind(), ErrorKind::Cache, "{err}");
     assert!(err.to_string().contains("lock"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
+    // A silent call while the lock is still held is served from memory.
+    let again = app.acquire_token_silent(&["User.Read"], None).unwrap();
+    assert_eq!(again.access_token().secret(), token.access_token().secret());
+    assert!(!path.exists(), "nothing could be written yet");
+    std::fs::remove_file(&lockfile).unwrap();
     drop(holder);
+    // Once the lock is free, the next call saves what was kept in memory.
+    assert_eq!(app.accounts().unwrap().len(), 1);
+    assert!(path.exists(), "saved at the next call that could");
 
     // A lock file left by a process that is gone (msal-extensions' format).
     std::fs::write(&lockfile, "2147480000 python").unwrap();

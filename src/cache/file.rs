@@ -1,20 +1,20 @@
 //! The token file: the one place a cache file is read, written and set aside.
 
 use super::lock::LockFile;
-use super::{Cache, StoreLock, TokenStore};
+use super::{StoreLock, TokenStore};
 use crate::error::Error;
-use crate::token::Account;
+use crate::http::HttpSettings;
 use log::warn;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// A file bigger than this is not a token cache (1000 accounts take ~5 MB);
 /// refusing it bounds the memory a damaged or hostile file can take.
 const MAX_FILE: u64 = 32 * 1024 * 1024;
-const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(20);
 const FILE_NAME: &str = "tokens.json";
 
 /// Tokens in one JSON file, shared safely by several processes.
@@ -29,7 +29,16 @@ const FILE_NAME: &str = "tokens.json";
 /// - Locked: changes happen under an exclusive lock on `<file>.lockfile`, the
 ///   lock file MSAL's msal-extensions uses, so MSAL tools and this crate
 ///   exclude each other. A lock left behind by a crashed process is detected
-///   and removed; waiting is bounded by [`lock_timeout`](Self::lock_timeout).
+///   and removed; a live holder is waited for as long as it may legitimately
+///   hold the lock (see [`lock_timeout`](Self::lock_timeout)).
+/// - Room first: before a refresh token or a device code is spent, the
+///   temporary file for the next save is created and filled to the current
+///   size plus a margin, so a full disk stops the call before any grant is
+///   redeemed; the answer is then written over that room, synced and renamed
+///   into place, a window of milliseconds.
+/// - Only a regular file: a directory, FIFO, socket or device at the path is
+///   an error at once (a FIFO is never opened). A symbolic link at the path
+///   is read through, and replaced by a regular file at the first save.
 /// - Never silently replaced: a file that is empty, truncated or not JSON is
 ///   renamed to `<file>.corrupt-<unix time>` and reported.
 ///
@@ -45,9 +54,20 @@ const FILE_NAME: &str = "tokens.json";
 #[derive(Debug)]
 pub struct FileCache {
     path: PathBuf,
-    lock_timeout: Duration,
+    lock_timeout: Option<Duration>,
     start_fresh: bool,
     warned_mode: AtomicBool,
+    // The temporary file filled ahead of the next save (see prepare_save).
+    reserved: Mutex<Option<Reserved>>,
+}
+
+/// Room for the next save: a private temporary file beside the cache,
+/// already written to `size` bytes.
+#[derive(Debug)]
+struct Reserved {
+    path: PathBuf,
+    file: File,
+    size: u64,
 }
 
 impl FileCache {
@@ -56,9 +76,10 @@ impl FileCache {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileCache {
             path: path.into(),
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: None,
             start_fresh: false,
             warned_mode: AtomicBool::new(false),
+            reserved: Mutex::new(None),
         }
     }
 
@@ -91,11 +112,19 @@ impl FileCache {
         Ok(dir.join(FILE_NAME))
     }
 
-    /// How long to wait for another process's lock (default 20 s, enough for
-    /// it to finish a refresh on a slow link) before failing with
+    /// How long to wait for another process's lock before failing with
     /// [`ErrorKind::Cache`](crate::ErrorKind::Cache).
+    ///
+    /// By default a client waits as long as a holder may legitimately keep
+    /// the lock: one refresh request within the client's HTTP limits
+    /// ([`connect_timeout`](crate::PublicClientBuilder::connect_timeout) plus
+    /// four times [`io_timeout`](crate::PublicClientBuilder::io_timeout), one
+    /// per phase), plus 15 s for the file itself: 145 s with the default
+    /// limits. A stale lock (its holder died or the board rebooted) is
+    /// removed at once, whatever this says. A shorter timeout can give up on
+    /// a holder that is still refreshing.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
+        self.lock_timeout = Some(timeout);
         self
     }
 
@@ -112,30 +141,78 @@ impl FileCache {
         &self.path
     }
 
-    /// Every account in the file, whatever application signed it in (for a
-    /// tool that manages the file; a client lists its own with
-    /// [`PublicClient::accounts`](crate::PublicClient::accounts)).
-    pub fn accounts(&self) -> Result<Vec<Account>, Error> {
-        Ok(self.view().read()?.all_accounts())
-    }
-
-    /// Deletes every token of `account` in the file, for every application,
-    /// and its account entries. Returns whether anything was deleted.
-    pub fn remove_account(&self, account: &Account) -> Result<bool, Error> {
-        self.view().update(|doc| {
-            let removed =
-                doc.remove_account_everywhere(account.home_account_id(), account.environment());
-            Ok((removed > 0, removed > 0))
-        })
-    }
-
-    fn view(&self) -> Cache {
-        Cache::new(Box::new(FileCache {
+    /// The same file with the same settings (no reservation): a short-lived
+    /// handle for tools that work on the file as a whole.
+    pub(super) fn same_file(&self) -> FileCache {
+        FileCache {
             path: self.path.clone(),
             lock_timeout: self.lock_timeout,
             start_fresh: self.start_fresh,
             warned_mode: AtomicBool::new(self.warned_mode.load(Ordering::Relaxed)),
-        }))
+            reserved: Mutex::new(None),
+        }
+    }
+
+    /// Fails unless the path names a regular file (through a symbolic link
+    /// too) or nothing yet; a FIFO there would block `open` for ever.
+    fn check_kind(&self) -> io::Result<()> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if meta.is_file() {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {}, not a regular file",
+                self.path.display(),
+                kind_of(&meta)
+            ),
+        ))
+    }
+
+    /// Creates a private temporary file beside the cache, exclusively.
+    fn create_temp(&self) -> io::Result<(PathBuf, File)> {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let pid = std::process::id();
+        for _ in 0..3 {
+            let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+            let temp = sibling(&self.path, &format!(".{pid}.{n}.tmp"));
+            let mut options = OpenOptions::new();
+            // create_new: O_EXCL, which never follows a symlink at `temp`.
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&temp) {
+                Ok(file) => {
+                    if let Err(e) = private(&file) {
+                        let _ = fs::remove_file(&temp);
+                        return Err(e);
+                    }
+                    return Ok((temp, file));
+                }
+                // Left by a crashed process that had our pid: it is stale.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let _ = fs::remove_file(&temp);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "could not create a temporary file beside the cache",
+        ))
+    }
+
+    /// The reservation, which a save consumes.
+    fn take_reserved(&self) -> Option<Reserved> {
+        self.reserved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     fn lock_path(&self) -> PathBuf {
@@ -179,42 +256,26 @@ impl FileCache {
         let _ = &self.warned_mode;
     }
 
-    /// Writes `contents` to a new private temporary file beside the cache.
+    /// Writes `contents` to a private temporary file beside the cache: the
+    /// reserved one when there is one (overwriting room already allocated),
+    /// else a new one.
     fn write_temp(&self, contents: &[u8]) -> io::Result<PathBuf> {
-        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let pid = std::process::id();
-        for _ in 0..3 {
-            let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-            let temp = sibling(&self.path, &format!(".{pid}.{n}.tmp"));
-            let mut options = OpenOptions::new();
-            // create_new: O_EXCL, which never follows a symlink at `temp`.
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = match options.open(&temp) {
-                Ok(file) => file,
-                // Left by a crashed process that had our pid: it is stale.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let _ = fs::remove_file(&temp);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let written = private(&file)
-                .and_then(|()| file.write_all(contents))
-                .and_then(|()| file.sync_all());
-            return match written {
-                Ok(()) => Ok(temp),
-                Err(e) => {
-                    let _ = fs::remove_file(&temp);
-                    Err(e)
-                }
-            };
+        let (temp, mut file) = match self.take_reserved() {
+            Some(reserved) => (reserved.path, reserved.file),
+            None => self.create_temp()?,
+        };
+        let written = file
+            .rewind()
+            .and_then(|()| file.write_all(contents))
+            .and_then(|()| file.set_len(contents.len() as u64))
+            .and_then(|()| file.sync_all());
+        match written {
+            Ok(()) => Ok(temp),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(e)
+            }
         }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "could not create a temporary file beside the cache",
-        ))
     }
 
     /// Removes temporary files that crashed writers left behind.
@@ -252,6 +313,7 @@ impl FileCache {
 
 impl TokenStore for FileCache {
     fn load(&self) -> io::Result<Option<Vec<u8>>> {
+        self.check_kind()?;
         let file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -270,6 +332,7 @@ impl TokenStore for FileCache {
     }
 
     fn save(&self, contents: &[u8]) -> io::Result<()> {
+        self.check_kind()?;
         self.create_dir()?;
         let temp = self.write_temp(contents)?;
         if let Err(e) = fs::rename(&temp, &self.path) {
@@ -283,9 +346,38 @@ impl TokenStore for FileCache {
     }
 
     fn lock(&self) -> io::Result<StoreLock> {
+        self.lock_waiting(HttpSettings::default().longest_exchange())
+    }
+
+    fn lock_waiting(&self, patience: Duration) -> io::Result<StoreLock> {
         self.create_dir()?;
-        let lock = LockFile::acquire(self.lock_path(), self.lock_timeout)?;
+        let timeout = self.lock_timeout.unwrap_or(patience);
+        let lock = LockFile::acquire(self.lock_path(), timeout)?;
         Ok(StoreLock::new(lock))
+    }
+
+    fn prepare_save(&self, size: u64) -> io::Result<()> {
+        self.check_kind()?;
+        self.create_dir()?;
+        let mut reserved = self.reserved.lock().unwrap_or_else(PoisonError::into_inner);
+        if reserved
+            .as_ref()
+            .is_some_and(|r| r.size >= size && r.path.exists())
+        {
+            return Ok(());
+        }
+        if let Some(old) = reserved.take() {
+            let _ = fs::remove_file(&old.path);
+        }
+        let (path, mut file) = self.create_temp()?;
+        // Written, not just sized: a sparse file reserves nothing.
+        let filled = fill(&mut file, size).and_then(|()| file.sync_all());
+        if let Err(e) = filled {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        *reserved = Some(Reserved { path, file, size });
+        Ok(())
     }
 
     #[cfg(unix)]
@@ -342,6 +434,50 @@ impl TokenStore for FileCache {
 
     fn describe(&self) -> String {
         format!("the token cache {}", self.path.display())
+    }
+}
+
+impl Drop for FileCache {
+    fn drop(&mut self) {
+        if let Some(reserved) = self.take_reserved() {
+            let _ = fs::remove_file(reserved.path);
+        }
+    }
+}
+
+/// Writes `size` zero bytes: room the file system has really allocated.
+fn fill(file: &mut File, size: u64) -> io::Result<()> {
+    const ZEROS: [u8; 8192] = [0; 8192];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64);
+        let chunk = ZEROS.get(..n as usize).unwrap_or(&ZEROS);
+        file.write_all(chunk)?;
+        left = left.saturating_sub(n);
+    }
+    Ok(())
+}
+
+/// What a path that is not a regular file is, for messages.
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "something else"
     }
 }
 

@@ -13,11 +13,22 @@ pub(crate) mod schema;
 pub use file::FileCache;
 
 use crate::error::Error;
+use crate::http::HttpSettings;
+use crate::token::{Account, Token};
 use log::warn;
-use schema::CacheDoc;
+use schema::{AppScope, CacheDoc};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// Room reserved beyond the current contents before a grant is spent: one
+/// sign-in or refresh adds an access, a refresh and an id token and an
+/// account entry (a few KiB from Entra), with a wide margin.
+const SAVE_MARGIN: u64 = 64 * 1024;
+/// Besides its one request, a lock holder reads, writes and syncs the file:
+/// seconds at worst on a slow SD card.
+const FILE_WORK: Duration = Duration::from_secs(15);
 
 /// Keeps the bytes of a token cache: a file, a TPM-sealed blob, a secure
 /// element, a key-value store.
@@ -64,6 +75,27 @@ pub trait TokenStore: Send + Sync {
     /// right for a store only one process uses.
     fn lock(&self) -> io::Result<StoreLock> {
         Ok(StoreLock::default())
+    }
+
+    /// As [`lock`](Self::lock), waiting for a busy holder at least
+    /// `patience`: the longest the client itself may hold the lock (one
+    /// refresh within its HTTP time limits), so that a caller never gives up
+    /// on a holder that is still within its rights. The default calls
+    /// [`lock`](Self::lock).
+    fn lock_waiting(&self, patience: Duration) -> io::Result<StoreLock> {
+        let _ = patience;
+        self.lock()
+    }
+
+    /// Makes sure that the next [`save`](Self::save) of up to `size` bytes
+    /// will succeed, as far as that can be known: the place is writable and
+    /// the room is reserved. The client calls it before it spends a refresh
+    /// token or a device code (with the lock held for a refresh), so that
+    /// tokens a server issues are never lost for want of a place to keep
+    /// them. The default checks nothing.
+    fn prepare_save(&self, size: u64) -> io::Result<()> {
+        let _ = size;
+        Ok(())
     }
 
     /// A number that changes whenever the contents change, if the store can
@@ -151,6 +183,62 @@ impl TokenStore for MemoryCache {
     }
 }
 
+/// Who a token belongs to in the cache: an application at an authority.
+#[derive(Debug, Clone)]
+pub(crate) struct AppId {
+    pub client_id: String,
+    pub environment: String,
+    pub tenant: Option<String>,
+    pub entra: bool,
+}
+
+impl AppId {
+    pub fn scope(&self) -> AppScope<'_> {
+        AppScope {
+            client_id: &self.client_id,
+            environment: &self.environment,
+            tenant: self.tenant.as_deref(),
+            entra: self.entra,
+        }
+    }
+}
+
+/// What a token request under the lock found.
+pub(crate) enum Fetched {
+    /// A usable token was already in the cache (another process may have
+    /// refreshed while we waited for the lock): nothing to save.
+    Cached(Token),
+    /// The server issued this token for a grant: save it, replacing the
+    /// refresh token entry `replaces` (the one just redeemed), if any.
+    Issued {
+        token: Token,
+        replaces: Option<String>,
+        grant: &'static str,
+    },
+}
+
+/// A token the server issued that is not in the store yet: it is applied to
+/// the document at every change until a save succeeds.
+struct Unsaved {
+    app: AppId,
+    token: Token,
+    replaces: Option<String>,
+    grant: &'static str,
+    at: SystemTime,
+}
+
+impl Unsaved {
+    fn apply(&self, doc: &mut CacheDoc) {
+        doc.save(
+            &self.app.scope(),
+            &self.token,
+            self.replaces.as_deref(),
+            self.grant,
+            self.at,
+        );
+    }
+}
+
 /// The client's view of its store: cached parsing, and the single locked
 /// read-modify-write path.
 pub(crate) struct Cache {
@@ -159,20 +247,48 @@ pub(crate) struct Cache {
     parsed: Mutex<Option<(u64, Arc<CacheDoc>)>>,
     // Threads of this process take turns before taking the store's lock.
     turn: Mutex<()>,
+    // How long the lock may legitimately be held by one of us (a refresh).
+    patience: Duration,
+    // Tokens issued but not yet saved (the store failed after the answer).
+    unsaved: Mutex<Vec<Unsaved>>,
 }
 
 impl Cache {
-    pub fn new(store: Box<dyn TokenStore>) -> Self {
+    /// A cache on `store`, for a client whose longest HTTP exchange (the one
+    /// request it makes under the lock) takes at most `exchange`.
+    pub fn new(store: Box<dyn TokenStore>, exchange: Duration) -> Self {
         Cache {
             store,
             parsed: Mutex::new(None),
             turn: Mutex::new(()),
+            patience: exchange.saturating_add(FILE_WORK),
+            unsaved: Mutex::new(Vec::new()),
         }
     }
 
     /// The current document, without the lock: stores replace their
     /// contents atomically, so a read sees a whole old or new document.
+    /// Tokens this process could not save yet are part of it (and another
+    /// try to save them is made first).
     pub fn read(&self) -> Result<Arc<CacheDoc>, Error> {
+        if self.has_unsaved() {
+            match self.update(|_| Ok(((), true))) {
+                Ok(()) => log::info!(
+                    "{}: the tokens kept in memory are saved now",
+                    self.describe()
+                ),
+                Err(e) => {
+                    warn!("{e}; the newest tokens are still kept in memory only");
+                    let mut doc = (*self.read_stored()?).clone();
+                    self.apply_unsaved(&mut doc);
+                    return Ok(Arc::new(doc));
+                }
+            }
+        }
+        self.read_stored()
+    }
+
+    fn read_stored(&self) -> Result<Arc<CacheDoc>, Error> {
         let revision = self.store.revision().map_err(|e| self.io("read", e))?;
         if let Some(revision) = revision {
             let parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
@@ -180,7 +296,7 @@ impl Cache {
                 return Ok(Arc::clone(doc));
             }
         }
-        let doc = match self.load()? {
+        let doc = match self.load()?.0 {
             Loaded::Doc(doc) => doc,
             // Decide about unreadable contents only under the lock.
             Loaded::Unreadable(_) => {
@@ -196,35 +312,204 @@ impl Cache {
     }
 
     /// Runs `change` on the freshly re-read document with the store locked,
-    /// and saves the document when `change` says it changed it. Everything
-    /// that writes the cache comes through here.
+    /// and saves the document when `change` says it changed it (or tokens
+    /// wait to be saved). Every change to the cache but a new token comes
+    /// through here.
     pub fn update<T>(
         &self,
         change: impl FnOnce(&mut CacheDoc) -> Result<(T, bool), Error>,
     ) -> Result<T, Error> {
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        let _lock = self.store.lock().map_err(|e| self.io("lock", e))?;
-        let mut doc = match self.load()? {
-            Loaded::Doc(doc) => doc,
-            Loaded::Unreadable(reason) => self.set_aside(&reason)?,
-        };
+        let _lock = self.lock()?;
+        let (mut doc, _) = self.load_locked()?;
+        let pending = self.apply_unsaved(&mut doc);
         let (value, changed) = change(&mut doc)?;
-        if changed {
-            self.store
-                .save(&doc.to_bytes())
-                .map_err(|e| self.io("write", e))?;
-            *self.parsed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        if changed || pending {
+            self.save(&doc)?;
         }
         Ok(value)
     }
 
-    fn load(&self) -> Result<Loaded, Error> {
+    /// Gets a token and saves it, under the lock: `fetch` sees the fresh
+    /// document and finds a usable token in it, or spends a grant on a new
+    /// one. Before a grant is spent, the store is made ready for the save
+    /// (writable, room reserved); when that fails, nothing is spent. When the
+    /// save still fails after the server answered, the new token is returned
+    /// anyway, carrying the failure ([`Token::cache_error`]), and kept in
+    /// memory to be saved by the next call that can: a valid token, and
+    /// above all a rotated refresh token, is never thrown away.
+    ///
+    /// `already_spent` says the grant was redeemed before (a device code):
+    /// then a failed preparation is only a warning.
+    pub fn store_token(
+        &self,
+        app: &AppId,
+        now: SystemTime,
+        already_spent: bool,
+        fetch: impl FnOnce(&CacheDoc) -> Result<Fetched, Error>,
+    ) -> Result<Token, Error> {
+        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let _lock = match self.lock() {
+            Ok(lock) => lock,
+            // Writing without the lock could overwrite what a holder saves;
+            // the spent grant's tokens wait in memory instead.
+            Err(e) if already_spent => return self.keep_unsaved(app, now, fetch, e),
+            Err(e) => return Err(e),
+        };
+        let (mut doc, size) = match self.load_locked() {
+            Ok(loaded) => loaded,
+            Err(e) if already_spent => return self.keep_unsaved(app, now, fetch, e),
+            Err(e) => return Err(e),
+        };
+        let pending = self.apply_unsaved(&mut doc);
+        let room = size.saturating_add(SAVE_MARGIN);
+        if let Err(e) = self.store.prepare_save(room) {
+            let e = self.io("prepare to write", e);
+            if !already_spent {
+                return Err(e);
+            }
+            warn!("{e}; trying to save anyway");
+        }
+        let (mut token, save) = match fetch(&doc)? {
+            Fetched::Cached(token) => (token, None),
+            Fetched::Issued {
+                token,
+                replaces,
+                grant,
+            } => {
+                let save = Unsaved {
+                    app: app.clone(),
+                    token: token.clone(),
+                    replaces,
+                    grant,
+                    at: now,
+                };
+                save.apply(&mut doc);
+                (token, Some(save))
+            }
+        };
+        if save.is_none() && !pending {
+            return Ok(token);
+        }
+        if let Err(e) = self.save(&doc) {
+            if let Some(save) = save {
+                self.remember(save);
+            }
+            warn!("{e}; the new tokens are kept in memory and saved at the next call that can");
+            token.set_cache_error(e);
+        }
+        Ok(token)
+    }
+
+    /// The store could not even be read or locked after a grant was spent:
+    /// the issued token is returned with the failure and kept in memory.
+    fn keep_unsaved(
+        &self,
+        app: &AppId,
+        now: SystemTime,
+        fetch: impl FnOnce(&CacheDoc) -> Result<Fetched, Error>,
+        error: Error,
+    ) -> Result<Token, Error> {
+        // A spent grant's token needs no document to be found in.
+        let mut token = match fetch(&CacheDoc::default())? {
+            Fetched::Cached(token) => token,
+            Fetched::Issued {
+                token,
+                replaces,
+                grant,
+            } => {
+                self.remember(Unsaved {
+                    app: app.clone(),
+                    token: token.clone(),
+                    replaces,
+                    grant,
+                    at: now,
+                });
+                token
+            }
+        };
+        warn!("{error}; the new tokens are kept in memory and saved at the next call that can");
+        token.set_cache_error(error);
+        Ok(token)
+    }
+
+    fn remember(&self, save: Unsaved) {
+        self.unsaved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(save);
+        // Readers must see the tokens in memory, not the stale store.
+        *self.parsed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Checks, before a device code is requested, that the store can keep
+    /// what the sign-in will bring, and reserves the room for it.
+    pub fn prepare(&self) -> Result<(), Error> {
+        let size = match self.store.load() {
+            Ok(bytes) => bytes.map_or(0, |b| b.len() as u64),
+            Err(e) => return Err(self.io("read", e)),
+        };
+        self.store
+            .prepare_save(size.saturating_add(SAVE_MARGIN))
+            .map_err(|e| self.io("prepare to write", e))
+    }
+
+    fn lock(&self) -> Result<StoreLock, Error> {
+        self.store
+            .lock_waiting(self.patience)
+            .map_err(|e| self.io("lock", e))
+    }
+
+    /// Saves `doc`; on success nothing is left unsaved.
+    fn save(&self, doc: &CacheDoc) -> Result<(), Error> {
+        let result = self.store.save(&doc.to_bytes());
+        *self.parsed.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        result.map_err(|e| self.io("write", e))?;
+        self.unsaved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(())
+    }
+
+    fn has_unsaved(&self) -> bool {
+        !self
+            .unsaved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Applies the tokens not saved yet; returns whether there were any.
+    fn apply_unsaved(&self, doc: &mut CacheDoc) -> bool {
+        let unsaved = self.unsaved.lock().unwrap_or_else(PoisonError::into_inner);
+        for save in unsaved.iter() {
+            save.apply(doc);
+        }
+        !unsaved.is_empty()
+    }
+
+    /// The document under the lock (unreadable contents set aside), and the
+    /// size of what the store held.
+    fn load_locked(&self) -> Result<(CacheDoc, u64), Error> {
+        let (loaded, size) = self.load()?;
+        let doc = match loaded {
+            Loaded::Doc(doc) => doc,
+            Loaded::Unreadable(reason) => self.set_aside(&reason)?,
+        };
+        Ok((doc, size))
+    }
+
+    fn load(&self) -> Result<(Loaded, u64), Error> {
         Ok(match self.store.load().map_err(|e| self.io("read", e))? {
-            None => Loaded::Doc(CacheDoc::default()),
-            Some(bytes) => match CacheDoc::parse(&bytes) {
-                Ok(doc) => Loaded::Doc(doc),
-                Err(reason) => Loaded::Unreadable(reason),
-            },
+            None => (Loaded::Doc(CacheDoc::default()), 0),
+            Some(bytes) => {
+                let size = bytes.len() as u64;
+                match CacheDoc::parse(&bytes) {
+                    Ok(doc) => (Loaded::Doc(doc), size),
+                    Err(reason) => (Loaded::Unreadable(reason), size),
+                }
+            }
         })
     }
 
@@ -250,21 +535,55 @@ impl Cache {
         self.store.describe()
     }
 
+    /// A store failure; the message says what could not be done and what to
+    /// do, the cause is the error's source.
     fn io(&self, action: &str, e: io::Error) -> Error {
         let what = self.store.describe();
         let advice = match e.kind() {
-            io::ErrorKind::PermissionDenied => {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 ": check the owner and permissions of the file and its directory"
             }
             io::ErrorKind::TimedOut => ": another process holds the lock; try again",
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => ": free some disk space",
+            io::ErrorKind::InvalidInput
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::NotADirectory => {
+                ": the path must name a regular file (or nothing yet) in a directory"
+            }
             _ => "",
         };
-        Error::cache(format!("could not {action} {what}: {e}{advice}")).with_source(e)
+        Error::cache(format!("could not {action} {what}{advice}")).with_source(e)
     }
 }
 
 enum Loaded {
     Doc(CacheDoc),
     Unreadable(String),
+}
+
+/// Tools for a token file as a whole, whatever applications use it.
+impl FileCache {
+    /// Every account in the file, whatever application signed it in (for a
+    /// tool that manages the file; a client lists its own with
+    /// [`PublicClient::accounts`](crate::PublicClient::accounts)).
+    pub fn accounts(&self) -> Result<Vec<Account>, Error> {
+        Ok(self.view().read()?.all_accounts())
+    }
+
+    /// Deletes every token of `account` in the file, for every application,
+    /// and its account entries. Returns whether anything was deleted.
+    pub fn remove_account(&self, account: &Account) -> Result<bool, Error> {
+        self.view().update(|doc| {
+            let removed =
+                doc.remove_account_everywhere(account.home_account_id(), account.environment());
+            Ok((removed > 0, removed > 0))
+        })
+    }
+
+    fn view(&self) -> Cache {
+        Cache::new(
+            Box::new(self.same_file()),
+            HttpSettings::default().longest_exchange(),
+        )
+    }
 }
