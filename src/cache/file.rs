@@ -156,6 +156,12 @@ impl FileCache {
     /// Fails unless the path names a regular file (through a symbolic link
     /// too) or nothing yet; a FIFO there would block `open` for ever.
     fn check_kind(&self) -> io::Result<()> {
+        if self.path.as_os_str().is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path of the token cache is empty",
+            ));
+        }
         let meta = match fs::metadata(&self.path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

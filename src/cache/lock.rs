@@ -30,7 +30,8 @@ pub(crate) struct LockFile {
 impl LockFile {
     /// Takes the lock, waiting at most `timeout`.
     pub fn acquire(path: PathBuf, timeout: Duration) -> io::Result<LockFile> {
-        let deadline = Instant::now() + timeout;
+        // No deadline at all when the timeout is beyond what a clock holds.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(file) = Self::try_create(&path)? {
                 return Ok(LockFile { path, file });
@@ -39,7 +40,7 @@ impl LockFile {
                 // It was stale, or released meanwhile: try again at once.
                 continue;
             };
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 let who = if holder.trim().is_empty() {
                     String::new()
                 } else {

@@ -2,7 +2,9 @@
 //! authority: cache hits, refreshes with rotation, what is kept when a
 //! refresh fails, accounts, and the file's own failure modes.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod sign_in_once;
 
 use common::{CLIENT_ID, Seen, builder};
 use devicecode::{
