@@ -272,7 +272,7 @@ impl Stamp {
                 if let Some(id) = word.strip_prefix("boot=") {
                     boot = valid_boot_id(id);
                 } else if let Some(ticks) = word.strip_prefix("start=") {
-                    start = parse_decimal::<u64>(ticks);
+                    start = start_time(ticks);
                 }
             }
         }
@@ -307,6 +307,12 @@ fn parse_decimal<T: std::str::FromStr>(text: &str) -> Option<T> {
         return None;
     }
     text.parse().ok()
+}
+
+/// A start time; 0 is what emulators (qemu-user) put in a faked
+/// `/proc/self/stat`, so it tells nothing.
+fn start_time(ticks: &str) -> Option<u64> {
+    parse_decimal::<u64>(ticks).filter(|&ticks| ticks != 0)
 }
 
 /// A boot id is a UUID; anything else in its place is not trusted.
@@ -408,7 +414,7 @@ impl Process {
             return Process::Gone;
         }
         // Fields 4 to 21 go, field 22 remains.
-        let start = fields.nth(18).and_then(parse_decimal::<u64>);
+        let start = fields.nth(18).and_then(start_time);
         Process::Alive { start }
     }
 }
@@ -572,6 +578,7 @@ mod tests {
         assert_eq!(Stamp::parse(b"+77 devicecode").pid, None);
         assert_eq!(Stamp::parse(b"99999999999 devicecode").pid, None);
         assert_eq!(Stamp::parse(b"\xff\xfe 1").pid, None);
+        assert_eq!(Stamp::parse(b"5 devicecode start=0").start, None);
         let bad = Stamp::parse(b"5 devicecode boot=\x1b[31m start=-3");
         assert_eq!((bad.boot, bad.start), (None, None));
     }
