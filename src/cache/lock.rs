@@ -7,10 +7,11 @@
 //! pid first, as MSAL writes it (MSAL reads nothing back), then what tells a
 //! dead owner from a live one without trusting the wall clock.
 //!
-//! A lock file is stale, and removed, when nobody holds its `flock` and one
-//! of these holds, in this order:
+//! A lock file is stale, and removed, when:
 //! 1. it is a symbolic link: no lock protocol makes one (exclusive creation
-//!    never does), so it is never read through, only removed;
+//!    never does), so it is never read through, only removed; or
+//!
+//! nobody holds its `flock` and one of these holds, checked in this order:
 //! 2. it is ours and records a boot id other than this boot's: it survived a
 //!    restart;
 //! 3. it names this process, which does not hold it (threads of one process
@@ -22,9 +23,15 @@
 //! 6. nothing above decides and it is older than 60 s (2 s when it names no
 //!    process, which only a creator killed before writing leaves).
 //!
+//! Anything else is waited for: a held `flock` (ours, portalocker's), or a
+//! live msal-extensions process without portalocker whose lock is young.
+//! Any other kind of file there (a directory, a FIFO) is an error that says
+//! to remove it. What a lock file says is quoted in logs and errors only as printable
+//! ASCII, 80 characters at most.
+//!
 //! Age is a fallback only, for MSAL's locks and ours from older versions. It
 //! is the greater of the age by modification time and how long this process
-//! has watched the unchanged file on the monotonic clock. A modification time
+//! has watched the unchanged file on the monotonic clock, across calls. A modification time
 //! in the future (a clock set back, a board without a real-time clock before
 //! NTP) counts as unknown, not as old or new, so such a lock goes stale after
 //! 60 s (or 2 s) of watching, whatever the clock says, while the live
@@ -179,10 +186,13 @@ fn clear_if_stale(path: &Path) -> io::Result<Option<Option<String>>> {
     let owner = stamp.pid.map(Process::lookup).unwrap_or(Process::Unknown);
     match verdict(&stamp, &Here::now(), owner, age) {
         Verdict::Stale(reason) => {
+            let said = match &stamp.quote {
+                Some(quote) => format!("; it said \"{quote}\""),
+                None => String::new(),
+            };
             log::warn!(
-                "removing the stale lock {} ({reason}); it said \"{}\"",
-                path.display(),
-                stamp.quote.as_deref().unwrap_or_default()
+                "removing the stale lock {} ({reason}){said}",
+                path.display()
             );
             forget(&meta);
             remove(path)?;
