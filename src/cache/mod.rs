@@ -587,3 +587,20 @@ impl FileCache {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_wait_is_one_exchange_plus_the_file_work() {
+        // 10 s to connect, 30 s for each of the four other phases, 15 s for
+        // the file: what README and FileCache::lock_timeout promise.
+        let exchange = HttpSettings::default().longest_exchange();
+        assert_eq!(exchange, Duration::from_secs(130));
+        let cache = Cache::new(Box::new(MemoryCache::new()), exchange);
+        assert_eq!(cache.patience, Duration::from_secs(145));
+        let huge = Cache::new(Box::new(MemoryCache::new()), Duration::MAX);
+        assert_eq!(huge.patience, Duration::MAX);
+    }
+}
