@@ -311,9 +311,11 @@ mod tests {
     }
 
     #[test]
-    fn every_day_to_the_year_10000_round_trips() {
+    fn every_day_of_a_whole_era_round_trips() {
+        // The calendar repeats every 400 years, so one era and a bit covers
+        // every case the arithmetic has.
         let mut previous = (1969, 12, 31);
-        for days in 0..=2_932_896 {
+        for days in 0..=DAYS_PER_ERA + 366 {
             let date = civil_from_days(days).unwrap();
             let next_day = (previous.0, previous.1, previous.2 + 1);
             let next_month = (previous.0, previous.1 + 1, 1);
@@ -325,7 +327,7 @@ mod tests {
             assert_eq!(days_from_civil(date.0, date.1, date.2), Some(days));
             previous = date;
         }
-        assert_eq!(previous, (9999, 12, 31));
+        assert_eq!(previous, (2371, 1, 2));
     }
 
     #[test]
