@@ -27,9 +27,7 @@ impl Object {
             Ok(_) => Err(Error::invalid(format!(
                 "the {what} is JSON but not an object"
             ))),
-            Err(e) => {
-                Err(Error::invalid(format!("the {what} is not valid JSON ({e})")).with_source(e))
-            }
+            Err(e) => Err(Error::invalid(format!("the {what} is not valid JSON")).with_source(e)),
         }
     }
 

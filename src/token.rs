@@ -233,14 +233,14 @@ impl Account {
         let claims = id_token.and_then(|t| match decode_jwt_claims(t.secret()) {
             Ok(claims) => Some(claims),
             Err(e) => {
-                warn!("ignoring an id_token that cannot be decoded: {e}");
+                warn!("ignoring an id_token that cannot be decoded: {e:#}");
                 None
             }
         });
         let home_from_info = client_info.and_then(|info| match decode_client_info(info) {
             Ok(home) => Some(home),
             Err(e) => {
-                warn!("ignoring a client_info that cannot be decoded: {e}");
+                warn!("ignoring a client_info that cannot be decoded: {e:#}");
                 None
             }
         });

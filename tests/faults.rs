@@ -411,7 +411,8 @@ fn run(row: &Row, phase: Phase) {
         (Fails(kind, retryable), Err(e)) => {
             assert_eq!(e.kind(), kind, "{what}: {e}");
             assert_eq!(e.is_retryable(), retryable, "{what}: {e}");
-            let text = e.to_string();
+            // What a person reads: the message and its causes.
+            let text = format!("{e:#}");
             for words in row.says {
                 assert!(text.contains(words), "{what}: says {words:?}? {text}");
             }

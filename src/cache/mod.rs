@@ -260,7 +260,7 @@ impl Cache {
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => ": free some disk space",
             _ => "",
         };
-        Error::cache(format!("could not {action} {what}: {e}{advice}")).with_source(e)
+        Error::cache(format!("could not {action} {what}{advice}")).with_source(e)
     }
 }
 
