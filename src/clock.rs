@@ -210,7 +210,7 @@ pub(crate) fn civil_date(seconds: u64) -> String {
 }
 
 /// Seconds in a civil day (leap seconds are not counted, as in Unix time).
-pub(crate) const SECONDS_PER_DAY: u64 = 86_400;
+const SECONDS_PER_DAY: u64 = 86_400;
 
 // Howard Hinnant's algorithms: counting years from 1 March puts the leap day
 // last, so month lengths follow a linear pattern, and the calendar repeats
