@@ -44,7 +44,7 @@ impl CodeDisplay for PanelDisplay {
                 "<5>signed in as {}",
                 account.map_or("(unknown account)", |a| a.username())
             ),
-            Outcome::Failed(error) => eprintln!("<4>sign-in failed: {error}"),
+            Outcome::Failed(error) => eprintln!("<4>sign-in failed: {error:#}"),
             _ => {}
         }
     }
@@ -130,11 +130,11 @@ fn main() -> ExitCode {
             ),
             Err(e) if e.kind() == ErrorKind::Cancelled => break,
             // Network trouble or a clock not yet set: try again next round.
-            Err(e) if e.is_retryable() => eprintln!("<4>{e}; retrying later"),
+            Err(e) if e.is_retryable() => eprintln!("<4>{e:#}; retrying later"),
             // Anything else needs a person: exit non-zero so systemd's
             // Restart=on-failure and the journal make it visible.
             Err(e) => {
-                eprintln!("<3>{e}");
+                eprintln!("<3>{e:#}");
                 return ExitCode::from(1);
             }
         }

@@ -108,11 +108,7 @@ impl PublicClient {
     /// Shows the code with the configured [`CodeDisplay`] (stdout by default).
     pub fn display(&self, flow: &DeviceFlow) -> Result<(), Error> {
         self.display.show(flow).map_err(|e| {
-            Error::new(
-                ErrorKind::Display,
-                format!("the device code could not be shown: {e}"),
-            )
-            .with_source(e)
+            Error::new(ErrorKind::Display, "the device code could not be shown").with_source(e)
         })
     }
 

@@ -203,17 +203,71 @@ pub(crate) fn check_wall_clock(wall: SystemTime) -> Result<(), Error> {
 
 /// `YYYY-MM-DD` of Unix seconds (proleptic Gregorian, UTC).
 pub(crate) fn civil_date(seconds: u64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = (seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    match civil_from_days(seconds / SECONDS_PER_DAY) {
+        Some((year, month, day)) => format!("{year:04}-{month:02}-{day:02}"),
+        None => format!("{seconds} s after 1970-01-01"),
+    }
+}
+
+/// Seconds in a civil day (leap seconds are not counted, as in Unix time).
+const SECONDS_PER_DAY: u64 = 86_400;
+
+// Howard Hinnant's algorithms: counting years from 1 March puts the leap day
+// last, so month lengths follow a linear pattern, and the calendar repeats
+// every 400 years (an era of 146 097 days).
+const DAYS_PER_ERA: u64 = 146_097;
+/// Days from 0000-03-01 to 1970-01-01.
+const EPOCH_FROM_YEAR_ZERO: u64 = 719_468;
+
+/// The proleptic Gregorian (year, month, day) of a count of days since
+/// 1970-01-01; `None` only for counts no clock reaches.
+pub(crate) fn civil_from_days(days: u64) -> Option<(u64, u8, u8)> {
+    let z = days.checked_add(EPOCH_FROM_YEAR_ZERO)?;
+    let era = z / DAYS_PER_ERA;
+    let day_of_era = z % DAYS_PER_ERA;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era
+        .checked_mul(400)?
+        .checked_add(year_of_era + u64::from(month <= 2))?;
+    Some((year, u8::try_from(month).ok()?, u8::try_from(day).ok()?))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `None` for a date
+/// that does not exist (31 April) or is before 1970, and for a year so large
+/// that the count would overflow.
+pub(crate) fn days_from_civil(year: u64, month: u8, day: u8) -> Option<u64> {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let month_length = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=month_length).contains(&day) {
+        return None;
+    }
+    let (year, month_from_march) = if month <= 2 {
+        (year.checked_sub(1)?, u64::from(month) + 9)
+    } else {
+        (year, u64::from(month) - 3)
+    };
+    let year_of_era = year % 400;
+    let day_of_year = (153 * month_from_march + 2) / 5 + u64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (year / 400)
+        .checked_mul(DAYS_PER_ERA)?
+        .checked_add(day_of_era)?
+        .checked_sub(EPOCH_FROM_YEAR_ZERO)
 }
 
 #[cfg(test)]
@@ -233,6 +287,65 @@ mod tests {
         assert!(check_wall_clock(SystemTime::now()).is_ok());
         assert_eq!(civil_date(951_782_400), "2000-02-29");
         assert_eq!(civil_date(4_102_444_799), "2099-12-31");
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (11_016, (2000, 2, 29)),
+            (47_541, (2100, 3, 1)),
+            (2_932_896, (9999, 12, 31)),
+        ] {
+            assert_eq!(civil_from_days(days), Some(date), "{days}");
+            assert_eq!(
+                days_from_civil(date.0, date.1, date.2),
+                Some(days),
+                "{date:?}"
+            );
+        }
+        assert_eq!(civil_date(2_932_896 * SECONDS_PER_DAY), "9999-12-31");
+        // The last second a u64 counts is late in the year 584 554 051 223.
+        let last = civil_date(u64::MAX);
+        assert!(last.starts_with("584554051223-1"), "{last}");
+    }
+
+    #[test]
+    fn every_day_of_a_whole_era_round_trips() {
+        // The calendar repeats every 400 years, so one era and a bit covers
+        // every case the arithmetic has.
+        let mut previous = (1969, 12, 31);
+        for days in 0..=DAYS_PER_ERA + 366 {
+            let date = civil_from_days(days).unwrap();
+            let next_day = (previous.0, previous.1, previous.2 + 1);
+            let next_month = (previous.0, previous.1 + 1, 1);
+            let next_year = (previous.0 + 1, 1, 1);
+            assert!(
+                [next_day, next_month, next_year].contains(&date),
+                "{previous:?} then {date:?}"
+            );
+            assert_eq!(days_from_civil(date.0, date.1, date.2), Some(days));
+            previous = date;
+        }
+        assert_eq!(previous, (2371, 1, 2));
+    }
+
+    #[test]
+    fn dates_that_do_not_exist_or_overflow_are_none() {
+        assert_eq!(days_from_civil(2100, 2, 29), None);
+        assert_eq!(days_from_civil(2026, 4, 31), None);
+        assert_eq!(days_from_civil(2026, 0, 1), None);
+        assert_eq!(days_from_civil(2026, 13, 1), None);
+        assert_eq!(days_from_civil(2026, 1, 0), None);
+        assert_eq!(days_from_civil(1969, 12, 31), None);
+        assert_eq!(days_from_civil(0, 1, 1), None);
+        assert_eq!(days_from_civil(u64::MAX, 12, 31), None);
+        // The year the retry_after fuzz target once overflowed on is a day
+        // count; only parse_http_date's 9999 limit makes it no advice.
+        assert!(days_from_civil(212_022_002_002_026, 10, 1).is_some());
+        assert_eq!(days_from_civil(u64::MAX / 365, 1, 1), None);
+        assert_eq!(civil_from_days(u64::MAX), None);
+        assert!(civil_from_days(u64::MAX - EPOCH_FROM_YEAR_ZERO).is_some());
     }
 
     #[test]

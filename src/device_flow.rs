@@ -486,7 +486,7 @@ pub(crate) fn wait(
                 return Ok(*token);
             }
             Decision::Stop(error) => {
-                debug!("poll {polls}: stopping: {error}");
+                debug!("poll {polls}: stopping: {error:#}");
                 return Err(error);
             }
             Decision::Retry(error, retry_after) => {
@@ -497,7 +497,7 @@ pub(crate) fn wait(
                 let delay =
                     backoff(interval, failures, &mut jitter).max(advised.unwrap_or(Duration::ZERO));
                 warn!(
-                    "poll {polls} failed ({error}); retrying in {} ms",
+                    "poll {polls} failed ({error:#}); retrying in {} ms",
                     delay.as_millis()
                 );
                 last_failure = Some(error);
@@ -541,7 +541,7 @@ fn sleep_until(
             if let Some(cause) = last_failure {
                 error = Error::new(
                     ErrorKind::Expired,
-                    format!("the code expired while the token endpoint could not be reached ({cause}); check the network and start a new sign-in"),
+                    "the code expired while the token endpoint could not be reached; check the network and start a new sign-in",
                 )
                 .with_source(cause);
             }

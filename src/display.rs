@@ -82,7 +82,7 @@ impl CodeDisplay for LogDisplay {
         match outcome {
             Outcome::SignedIn(Some(account)) => log::info!("signed in as {}", account.username()),
             Outcome::SignedIn(None) => log::info!("signed in"),
-            Outcome::Failed(error) => log::warn!("sign-in did not complete: {error}"),
+            Outcome::Failed(error) => log::warn!("sign-in did not complete: {error:#}"),
         }
     }
 }

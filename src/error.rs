@@ -141,6 +141,13 @@ fn aadsts_hint(code: u64) -> Option<&'static str> {
 }
 
 /// The error type of every fallible call in this crate.
+///
+/// Its message says what happened and what to do; the lower-level error
+/// behind it (an I/O or TLS error, say) is only in
+/// [`source()`](StdError::source), never repeated in the message. The
+/// alternate form, `format!("{error:#}")`, prints the message followed by
+/// each cause once: `could not read the token cache /x: Not a directory (os
+/// error 20)`.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -264,6 +271,30 @@ impl fmt::Display for Error {
                 write!(f, " (what to do: {hint})")?;
             }
         }
+        if f.alternate() {
+            self.write_causes(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    /// Appends `: cause` for each error of the source chain. Other crates'
+    /// errors may print their own source too (ureq's `io: ...` does), so a
+    /// cause whose text is already shown is skipped.
+    fn write_causes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = format!("{self}");
+        let mut next = self.source();
+        while let Some(cause) = next {
+            // Causes quote servers too (a certificate's names, a URL).
+            let text = crate::sanitize::printable(&cause.to_string());
+            if !text.is_empty() && !shown.contains(&*text) {
+                write!(f, ": {text}")?;
+                shown.push_str(": ");
+                shown.push_str(&text);
+            }
+            next = cause.source();
+        }
         Ok(())
     }
 }
@@ -352,6 +383,88 @@ mod tests {
         assert!(!Error::service(ErrorKind::Service, "x", service.clone()).is_retryable());
         service.status = 503;
         assert!(Error::service(ErrorKind::Service, "x", service).is_retryable());
+    }
+
+    /// Every message of the chain, checked not to repeat its source's text.
+    fn chain_without_repeats(error: &(dyn StdError + 'static)) -> Vec<String> {
+        let mut texts = vec![error.to_string()];
+        let mut level = error;
+        while let Some(source) = level.source() {
+            let (text, cause) = (level.to_string(), source.to_string());
+            assert!(!text.contains(&cause), "{text:?} repeats {cause:?}");
+            texts.push(cause);
+            level = source;
+        }
+        texts
+    }
+
+    #[test]
+    fn a_cache_io_error_is_told_once() {
+        let dir = std::env::temp_dir().join(format!("devicecode-error-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("not-a-directory");
+        std::fs::write(&file, b"").unwrap();
+        // The real path a daemon takes: its cache file under a regular file.
+        let err = crate::FileCache::new(file.join("tokens.json"))
+            .accounts()
+            .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_eq!(err.kind(), ErrorKind::Cache);
+        let chain = chain_without_repeats(&err);
+        assert_eq!(chain.len(), 2, "{chain:?}");
+        let io = &chain[1];
+        assert!(io.contains("os error 20"), "{io}");
+        assert!(chain[0].contains("not-a-directory"), "{}", chain[0]);
+        // The alternate form shows the whole chain, each part once.
+        let full = format!("{err:#}");
+        assert_eq!(full, format!("{}: {io}", chain[0]));
+        assert_eq!(full.matches(io.as_str()).count(), 1, "{full}");
+    }
+
+    /// Like ureq's `Error::Io`: prints its source and also returns it.
+    #[derive(Debug)]
+    struct Repeating(std::io::Error);
+
+    impl fmt::Display for Repeating {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "io: {}", self.0)
+        }
+    }
+
+    impl StdError for Repeating {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn the_alternate_form_skips_causes_already_shown() {
+        let io = std::io::Error::other("link down");
+        let err = Error::new(ErrorKind::Transport, "could not reach the server")
+            .with_source(Repeating(io));
+        assert_eq!(err.to_string(), "could not reach the server");
+        assert_eq!(
+            format!("{err:#}"),
+            "could not reach the server: io: link down"
+        );
+
+        // An error of ours in the chain adds its message, then its causes.
+        let inner = Error::new(ErrorKind::Transport, "the token endpoint timed out")
+            .with_source(std::io::Error::other("timed out reading"));
+        let outer = Error::new(ErrorKind::Expired, "the code expired").with_source(inner);
+        assert_eq!(
+            format!("{outer:#}"),
+            "the code expired: the token endpoint timed out: timed out reading"
+        );
+        assert_eq!(chain_without_repeats(&outer).len(), 3);
+    }
+
+    #[test]
+    fn causes_are_printable_too() {
+        let hostile = std::io::Error::other("bad\u{1b}]0;owned\u{7} name\u{202e}");
+        let err = Error::new(ErrorKind::Transport, "TLS failed").with_source(hostile);
+        assert_eq!(format!("{err:#}"), "TLS failed: bad name");
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Http {
             ProxySetting::FromEnvironment => ureq::Proxy::try_from_env(),
             ProxySetting::Direct => None,
             ProxySetting::Url(url) => Some(ureq::Proxy::new(url).map_err(|e| {
-                Error::config(format!("the proxy '{url}' is not usable: {e}")).with_source(e)
+                Error::config(format!("the proxy '{url}' is not usable")).with_source(e)
             })?),
         };
         let config = Agent::config_builder()
@@ -217,11 +217,10 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
         U::Rustls(e) => (false, tls_failure(&host, Some(e))),
         U::Tls(_) | U::Pem(_) => (false, tls_failure(&host, None)),
         U::InvalidProxyUrl => {
-            return Error::config(format!("the proxy URL is not valid: {error}"))
-                .with_source(error);
+            return Error::config("the proxy URL is not valid").with_source(error);
         }
         U::BadUri(_) | U::Http(_) => {
-            return Error::config(format!("the URL '{url}' cannot be requested: {error}"))
+            return Error::config(format!("the URL '{url}' cannot be requested"))
                 .with_source(error);
         }
         _ => (false, format!("the request to {host} failed")),
@@ -263,9 +262,19 @@ fn tls_failure(host: &str, cause: Option<&rustls::Error>) -> String {
             "the TLS connection to {host} failed: its certificate is expired or not yet valid, and {clock}; if that date is wrong, set the clock (NTP), otherwise the server's certificate is out of date"
         );
     }
-    let why = cause.map_or_else(String::new, |e| format!(" ({e})"));
+    // What rustls said is the error's source, so it is not repeated here.
+    if matches!(
+        cause,
+        Some(rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. }
+        ))
+    ) {
+        return format!(
+            "the TLS connection to {host} failed: its certificate is for another host name; check the host in the URL, and that no proxy or captive portal answers in the server's place"
+        );
+    }
     format!(
-        "the TLS connection to {host} failed{why}; check that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem) and that the device clock is right ({clock})"
+        "the TLS connection to {host} failed; check that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem) and that the device clock is right ({clock})"
     )
 }
 
@@ -302,9 +311,8 @@ fn bundled_roots() -> impl Iterator<Item = Certificate<'static>> {
 pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, Error> {
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(pem) {
-        let item = item.map_err(|e| {
-            Error::config(format!("the PEM bundle cannot be read: {e}")).with_source(e)
-        })?;
+        let item =
+            item.map_err(|e| Error::config("the PEM bundle cannot be read").with_source(e))?;
         if let PemItem::Certificate(cert) = item {
             let der = rustls_pki_types::CertificateDer::from(cert.der());
             webpki::anchor_from_trusted_cert(&der).map_err(|e| {
@@ -368,22 +376,8 @@ fn parse_http_date(value: &str) -> Option<u64> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day)?;
+    let days = crate::clock::days_from_civil(year, month, u8::try_from(day).ok()?)?;
     days.checked_mul(86_400)?.checked_add(h * 3600 + m * 60 + s)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let (y, m) = if month <= 2 {
-        (year.checked_sub(1)?, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y % 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).checked_sub(719_468)
 }
 
 /// Checks a URL that a server handed us (discovery) before we send to it.
@@ -451,8 +445,6 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
-        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
         assert_eq!(
             parse_http_date("Tue, 24 Nov 2026 00:00:00 GMT"),
             Some(1_795_478_400)

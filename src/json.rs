@@ -6,7 +6,11 @@
 //! the field, never a panic.
 
 use crate::error::Error;
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A JSON object from a server (or a file), with lenient typed getters.
 #[derive(Debug)]
@@ -23,9 +27,7 @@ impl Object {
             Ok(_) => Err(Error::invalid(format!(
                 "the {what} is JSON but not an object"
             ))),
-            Err(e) => {
-                Err(Error::invalid(format!("the {what} is not valid JSON ({e})")).with_source(e))
-            }
+            Err(e) => Err(Error::invalid(format!("the {what} is not valid JSON")).with_source(e)),
         }
     }
 
@@ -99,32 +101,33 @@ impl Object {
     }
 }
 
+/// base64url as servers write it: padding is stripped by the caller, so
+/// none is expected here, and unused low bits in the last character are
+/// ignored rather than refused (nothing is signed on this side).
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Decodes base64url (RFC 4648 section 5), with or without padding. The
-/// standard alphabet's `+` and `/` are accepted too, as some servers use it.
+/// standard alphabet's `+` and `/` are accepted too, even mixed in, as some
+/// servers use it.
 pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for byte in text.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A single leftover character cannot encode a byte.
-    (bits < 6).then_some(out)
+    let text: Cow<'_, str> = if text.contains(['+', '/']) {
+        Cow::Owned(text.replace('+', "-").replace('/', "_"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    BASE64URL.decode(text.as_bytes()).ok()
+}
+
+/// The encoder the library's tests build id_tokens and client_info with.
+#[cfg(test)]
+pub(crate) fn base64url_encode(bytes: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -174,5 +177,52 @@ mod tests {
         assert_eq!(base64url_decode("").unwrap(), Vec::<u8>::new());
         assert!(base64url_decode("a").is_none());
         assert!(base64url_decode("ab$c").is_none());
+    }
+
+    #[test]
+    fn base64url_is_liberal_where_servers_differ() {
+        // Padding: canonical, none, or more than needed.
+        for text in ["Zm8", "Zm8=", "Zm8==", "Zm8==="] {
+            assert_eq!(
+                base64url_decode(text).as_deref(),
+                Some(&b"fo"[..]),
+                "{text}"
+            );
+        }
+        // The standard alphabet, alone or mixed with the URL-safe one.
+        assert_eq!(base64url_decode("+/8").unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(base64url_decode("-/+_").unwrap(), vec![0xfb, 0xff, 0xbf]);
+        // Unused low bits set: "Zm9" and "Zm8" are both "fo".
+        assert_eq!(base64url_decode("Zm9").as_deref(), Some(&b"fo"[..]));
+        // Only padding is nothing; a lone '=' is padding too.
+        assert_eq!(base64url_decode("=").unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn base64url_refuses_what_is_not_base64() {
+        for text in [
+            "a",
+            "abcde",
+            "a=bc",
+            "Zm8=Zm8",
+            " Zm8",
+            "Zm8 ",
+            "Zm\n8",
+            "Zm8.",
+            "\u{e9}Zm8",
+        ] {
+            assert_eq!(base64url_decode(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn base64url_round_trips_every_length() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in 0..=bytes.len() {
+            let data = &bytes[..len];
+            let text = base64url_encode(data);
+            assert!(!text.contains(['=', '+', '/']), "{text}");
+            assert_eq!(base64url_decode(&text).as_deref(), Some(data), "{len}");
+        }
     }
 }

@@ -167,7 +167,7 @@ mod tests {
 #[cfg(test)]
 mod server_text {
     use super::is_printable;
-    use crate::json::Object;
+    use crate::json::{Object, base64url_encode as base64url};
     use crate::token::{Account, Token};
     use crate::{Error, ErrorKind};
     use std::time::SystemTime;
@@ -176,21 +176,6 @@ mod server_text {
 
     fn object(json: &str) -> Object {
         Object::parse(json.as_bytes(), "answer").unwrap()
-    }
-
-    fn base64url(data: &str) -> String {
-        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in data.as_bytes().chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
-            }
-        }
-        out
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl PublicClient {
         });
         match (result, early) {
             (Err(e), Some(cached)) if !e.is_interaction_required() => {
-                warn!("the early refresh failed ({e}); using the cached access token");
+                warn!("the early refresh failed ({e:#}); using the cached access token");
                 Ok(cached)
             }
             (result, _) => result,

@@ -251,14 +251,14 @@ impl Account {
         let claims = id_token.and_then(|t| match decode_jwt_claims(t.secret()) {
             Ok(claims) => Some(claims),
             Err(e) => {
-                warn!("ignoring an id_token that cannot be decoded: {e}");
+                warn!("ignoring an id_token that cannot be decoded: {e:#}");
                 None
             }
         });
         let home_from_info = client_info.and_then(|info| match decode_client_info(info) {
             Ok(home) => Some(home),
             Err(e) => {
-                warn!("ignoring a client_info that cannot be decoded: {e}");
+                warn!("ignoring a client_info that cannot be decoded: {e:#}");
                 None
             }
         });
@@ -321,23 +321,7 @@ fn decode_client_info(info: &str) -> Result<String, Error> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
-
-    fn b64(data: &str) -> String {
-        // Test-only encoder, to build inputs for the decoder under test.
-        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes = data.as_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
+    use crate::json::base64url_encode as b64;
 
     fn answer(json: &str) -> Object {
         Object::parse(json.as_bytes(), "token answer").unwrap()

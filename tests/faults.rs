@@ -26,7 +26,7 @@ use devicecode::{
 };
 use devicecode_test_authority::{Approval, Certificate, Endpoint, Fault, TestAuthority};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What a phase must end with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -275,10 +275,6 @@ const OTHER_TESTS: &[(&str, &str)] = &[
         "a 307 to the genuine token endpoint is not followed while polling nor refreshing (one request each), and the refresh token survives",
     ),
     (
-        "http_dates_for_the_tests",
-        "the HTTP-date formatter these tests use",
-    ),
-    (
         "the_matrix_document_is_current",
         "this document matches the rows, and names every test of the file",
     ),
@@ -415,48 +411,14 @@ fn run(row: &Row, phase: Phase) {
         (Fails(kind, retryable), Err(e)) => {
             assert_eq!(e.kind(), kind, "{what}: {e}");
             assert_eq!(e.is_retryable(), retryable, "{what}: {e}");
-            let text = e.to_string();
+            // What a person reads: the message and its causes.
+            let text = format!("{e:#}");
             for words in row.says {
                 assert!(text.contains(words), "{what}: says {words:?}? {text}");
             }
         }
         (expected, outcome) => panic!("{what}: expected {expected:?}, got {outcome:?}"),
     }
-}
-
-/// An IMF-fixdate (RFC 9110) for a time.
-fn http_date(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!(
-        "{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-#[test]
-fn http_dates_for_the_tests() {
-    assert_eq!(
-        http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
-        "Sun, 06 Nov 1994 08:49:37 GMT"
-    );
-    assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
 /// The gap (server clock) between the first faulted poll and the next poll.
@@ -495,7 +457,9 @@ fn retry_after_seconds_is_honoured_while_polling() {
 #[test]
 fn retry_after_http_date_is_honoured_while_polling() {
     // 45 s from the code request, i.e. 40 s after the first poll.
-    let gap = gap_after_the_fault(|clock| http_date(clock.wall() + Duration::from_secs(45)));
+    let gap = gap_after_the_fault(|clock| {
+        httpdate::fmt_http_date(clock.wall() + Duration::from_secs(45))
+    });
     assert!(
         gap >= Duration::from_secs(39) && gap <= Duration::from_secs(41),
         "{gap:?}"

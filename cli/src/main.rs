@@ -174,7 +174,8 @@ fn usage(message: String) -> Failure {
 }
 
 fn failed(error: devicecode::Error) -> Failure {
-    (exit_code(error.kind()), error.to_string())
+    // The message, then each cause once ("...: Permission denied (os error 13)").
+    (exit_code(error.kind()), format!("{error:#}"))
 }
 
 fn cache(args: &Args) -> Result<FileCache, Failure> {

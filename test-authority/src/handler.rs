@@ -88,33 +88,25 @@ pub(super) fn handle(shared: &Shared, connection: usize, request: &Request) -> O
     let form = if request.is_form() {
         util::decode_form(&request.body)
     } else {
-        Ok(Vec::new())
+        Vec::new()
     };
     let now = shared.clock.now();
     let mut state = shared.lock();
 
     let fault = endpoint.and_then(|e| state.take_fault(e));
-    let (outcome, label) = match (fault, &form) {
-        (Some(fault), _) => (
+    let (outcome, label) = match fault {
+        Some(fault) => (
             fault_outcome(shared, &mut state, request, fault),
             "fault".to_string(),
         ),
-        (None, Err(_)) => {
-            let error = OAuthError::invalid_request(
-                900_144,
-                "The request body is not valid application/x-www-form-urlencoded.",
-            );
-            let response = oauth::error_response(shared, &mut state, request, &error);
-            (Outcome::Respond(response), error.error)
-        }
-        (None, Ok(form)) => {
+        None => {
             let (response, label) = match route {
                 Route::Device { tenant } | Route::Token { tenant } => {
                     let mut exchange = Exchange {
                         shared,
                         state: &mut state,
                         request,
-                        form,
+                        form: &form,
                         tenant,
                         now,
                     };
@@ -125,7 +117,7 @@ pub(super) fn handle(shared: &Shared, connection: usize, request: &Request) -> O
                     }
                 }
                 Route::Discovery { tenant } => discovery(shared, &mut state, request, tenant),
-                Route::Login => login(shared, &mut state, request, form, now),
+                Route::Login => login(shared, &mut state, request, &form, now),
                 Route::NotFound => (Response::text(404, "Not Found"), "not_found".to_string()),
             };
             (Outcome::Respond(response), label)
@@ -150,7 +142,7 @@ pub(super) fn handle(shared: &Shared, connection: usize, request: &Request) -> O
         method: request.method.clone(),
         path: request.path.clone(),
         headers: request.headers.clone(),
-        form: form.unwrap_or_default(),
+        form,
         at: now.saturating_duration_since(shared.started),
         connection,
         answer: label,
@@ -317,18 +309,10 @@ fn login(
     form: &[(String, String)],
     now: std::time::Instant,
 ) -> (Response, String) {
-    let query = match request.method.as_str() {
+    let params = match request.method.as_str() {
         "GET" => util::decode_form(request.query.as_deref().unwrap_or("").as_bytes()),
-        "POST" => Ok(form.to_vec()),
+        "POST" => form.to_vec(),
         _ => return method_not_allowed("GET, POST"),
-    };
-    let Ok(params) = query else {
-        return page(
-            400,
-            "Bad request",
-            "The request could not be read.",
-            "bad_request",
-        );
     };
     let get = |name: &str| {
         params

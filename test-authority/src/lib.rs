@@ -189,6 +189,7 @@ pub enum Certificate {
 }
 
 /// What the authority has seen, as returned by [`TestAuthority::stats`].
+#[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     /// TCP connections accepted.
@@ -221,6 +222,7 @@ impl Stats {
 }
 
 /// One request the authority received, and what it answered.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
     /// Which endpoint it addressed; `None` for unknown paths and the login page.
@@ -232,7 +234,7 @@ pub struct RecordedRequest {
     /// The headers, names lower-cased, in the order received.
     pub headers: Vec<(String, String)>,
     /// The decoded `application/x-www-form-urlencoded` body (empty when the
-    /// body was not declared as a form or could not be decoded).
+    /// body was not declared as a form; a broken `%` escape is kept as sent).
     pub form: Vec<(String, String)>,
     /// When it arrived: the authority's clock since the authority started.
     pub at: Duration,
@@ -263,6 +265,7 @@ impl RecordedRequest {
 }
 
 /// Sets up a [`TestAuthority`]; get one with [`TestAuthority::builder`].
+#[non_exhaustive]
 pub struct TestAuthorityBuilder {
     flavor: Flavor,
     clock: Arc<dyn Clock>,
@@ -543,6 +546,7 @@ impl TestAuthorityBuilder {
 /// documentation](self).
 ///
 /// Dropping it stops the server and waits for its threads.
+#[non_exhaustive]
 pub struct TestAuthority {
     shared: Arc<Shared>,
     addr: SocketAddr,

@@ -4,12 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::handler::method_not_allowed;
 use super::http::{Request, Response};
 use super::state::{Decision, DeviceCode, Grant, RefreshToken, State};
-use super::util::{base64url, entra_timestamp, epoch_seconds, is_guid};
+use super::util::{entra_timestamp, epoch_seconds, is_guid};
 use super::{Approval, Flavor, Shared};
 
 /// The `grant_type` of a device code poll (RFC 8628 section 3.4).
@@ -568,7 +570,7 @@ fn token_response(
                 put(
                     &mut body,
                     "client_info",
-                    json!(base64url(info.to_string().as_bytes())),
+                    json!(URL_SAFE_NO_PAD.encode(info.to_string())),
                 );
             }
         }
@@ -612,9 +614,9 @@ fn fake_jwt(state: &mut State, claims: &Value) -> String {
     let header = json!({ "typ": "JWT", "alg": "RS256", "kid": "test" });
     format!(
         "{}.{}.{}",
-        base64url(header.to_string().as_bytes()),
-        base64url(claims.to_string().as_bytes()),
-        base64url(&state.rng.bytes(256))
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(state.rng.bytes(256))
     )
 }
 
