@@ -1,6 +1,6 @@
 //! The public client: configuration, and the two steps of a sign-in.
 
-use crate::authority::{Authority, Endpoints, OIDC_SCOPES};
+use crate::authority::{Authority, Endpoints};
 use crate::cache::{AppId, Cache, Fetched, MemoryCache, TokenStore};
 use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
@@ -9,6 +9,9 @@ use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
+use crate::oauth;
+use crate::request::{DEVICE_CODE_GRANT, Requests};
+use crate::silent::{self, Silent, SilentOptions};
 use crate::token::{Account, Token};
 use log::debug;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,11 +40,14 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// # Ok::<(), devicecode::Error>(())
 /// ```
 pub struct PublicClient {
-    pub(crate) client_id: String,
-    pub(crate) authority: Authority,
-    pub(crate) http: Http,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) cache: Cache,
+    client_id: String,
+    authority: Authority,
+    http: Http,
+    clock: Arc<dyn Clock>,
+    cache: Cache,
+    // Who its tokens belong to in the cache, and what it sends.
+    app: AppId,
+    requests: Requests,
     display: Box<dyn CodeDisplay>,
     // Discovery runs once per client; Entra and explicit endpoints never need it.
     endpoints: Mutex<Option<Endpoints>>,
@@ -96,12 +102,10 @@ impl PublicClient {
         self.cache.prepare()?;
         let endpoints = self.endpoints()?;
         device_flow::request_code(
-            &self.http,
+            &self.wait_context(),
             &endpoints.device_authorization,
             &endpoints.token,
-            &self.client_id,
-            self.request_scopes(scopes),
-            self.clock.as_ref(),
+            self.requests.scopes(scopes),
         )
     }
 
@@ -147,23 +151,17 @@ impl PublicClient {
         cancel: &CancelHandle,
         limit: Option<Duration>,
     ) -> Result<Token, Error> {
-        let ctx = WaitContext {
-            http: &self.http,
-            clock: self.clock.as_ref(),
-            client_id: &self.client_id,
-            environment: self.authority.environment(),
-            client_info: self.authority.is_entra(),
-        };
+        let ctx = self.wait_context();
         // The device code is spent once the server answers: from then on a
         // cache failure must not cost the tokens (they come back with
         // `Token::cache_error` set, and stay in memory until saved).
         let result = device_flow::wait(&ctx, flow, cancel, limit).and_then(|token| {
             self.cache
-                .store_token(&self.app_id(), self.clock.wall(), true, |_| {
+                .store_token(&self.app, self.clock.wall(), true, |_| {
                     Ok(Fetched::Issued {
                         token,
                         replaces: None,
-                        grant: device_flow::DEVICE_CODE_GRANT,
+                        grant: DEVICE_CODE_GRANT,
                     })
                 })
         });
@@ -177,46 +175,89 @@ impl PublicClient {
     /// The accounts signed in to this application at this authority, as
     /// the token cache holds them.
     pub fn accounts(&self) -> Result<Vec<Account>, Error> {
-        Ok(self.cache.read()?.accounts(&self.app_scope()))
+        Ok(self.cache.read()?.accounts(&self.app.scope()))
     }
 
     /// Signs `account` out of this application: its access, refresh and id
     /// tokens are deleted from the cache, and nothing else (other
     /// applications' tokens stay). Returns whether anything was deleted.
     pub fn remove_account(&self, account: &Account) -> Result<bool, Error> {
-        let app = self.app_scope();
+        let app = self.app.scope();
         self.cache.update(|doc| {
             let removed = doc.remove_account(&app, account.home_account_id());
             Ok((removed > 0, removed > 0))
         })
     }
 
-    /// Who this client's tokens belong to in the cache.
-    pub(crate) fn app_id(&self) -> AppId {
-        AppId {
-            client_id: self.client_id.clone(),
-            environment: self.authority.environment().to_string(),
-            tenant: self.authority.tenant().map(str::to_string),
-            entra: self.authority.is_entra(),
+    /// A token without showing a code: a cached access token for `scopes`
+    /// with at least 5 minutes left, else one got by redeeming the cached
+    /// refresh token (which the answer's rotated refresh token replaces).
+    ///
+    /// `account` is one of [`accounts`](Self::accounts); `None` means the only
+    /// account signed in to this application.
+    ///
+    /// Fails with [`ErrorKind::InteractionRequired`] when no token can be had
+    /// silently: nothing is cached, or the server refused the refresh token
+    /// (`invalid_grant`, `interaction_required`, `consent_required`,
+    /// `login_required`). Sign in with the device code then. The refused
+    /// refresh token is kept, as MSAL does: a Conditional Access challenge
+    /// can leave it valid, and the next sign-in replaces it. A network error or
+    /// an HTTP 5xx is [`ErrorKind::Transport`] and retryable; the refresh
+    /// token is kept.
+    ///
+    /// ```no_run
+    /// use devicecode::{CancelHandle, FileCache, PublicClient};
+    ///
+    /// let app = PublicClient::builder("11111111-2222-3333-4444-555555555555")
+    ///     .token_cache(FileCache::new("/var/lib/mydaemon/tokens.json"))
+    ///     .build()?;
+    /// let token = match app.acquire_token_silent(&["User.Read"], None) {
+    ///     Ok(token) => token,
+    ///     Err(e) if e.is_interaction_required() => {
+    ///         app.sign_in_with_device_code(&["User.Read"], &CancelHandle::new())?
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// };
+    /// # let _ = token;
+    /// # Ok::<(), devicecode::Error>(())
+    /// ```
+    pub fn acquire_token_silent(
+        &self,
+        scopes: &[&str],
+        account: Option<&Account>,
+    ) -> Result<Token, Error> {
+        self.acquire_token_silent_with(scopes, account, &SilentOptions::default())
+    }
+
+    /// As [`acquire_token_silent`](Self::acquire_token_silent), with options.
+    pub fn acquire_token_silent_with(
+        &self,
+        scopes: &[&str],
+        account: Option<&Account>,
+        options: &SilentOptions,
+    ) -> Result<Token, Error> {
+        let endpoints = || self.endpoints();
+        let ctx = Silent {
+            http: &self.http,
+            clock: self.clock.as_ref(),
+            cache: &self.cache,
+            app: &self.app,
+            requests: &self.requests,
+            endpoints: &endpoints,
+        };
+        silent::acquire(&ctx, scopes, account, options)
+    }
+
+    fn wait_context(&self) -> WaitContext<'_> {
+        WaitContext {
+            http: &self.http,
+            clock: self.clock.as_ref(),
+            requests: &self.requests,
+            environment: self.authority.environment(),
         }
     }
 
-    pub(crate) fn cache_description(&self) -> String {
-        self.cache.describe()
-    }
-
-    /// The scopes to send: Entra gets MSAL's OpenID scopes added; other
-    /// servers get exactly what was asked (many reject unknown scopes).
-    fn request_scopes(&self, scopes: &[&str]) -> Vec<String> {
-        let extra: &[&str] = if self.authority.is_entra() {
-            &OIDC_SCOPES
-        } else {
-            &[]
-        };
-        scope_list(scopes, extra)
-    }
-
-    pub(crate) fn endpoints(&self) -> Result<Endpoints, Error> {
+    fn endpoints(&self) -> Result<Endpoints, Error> {
         if let Some(known) = self.authority.known_endpoints() {
             return Ok(known);
         }
@@ -247,8 +288,7 @@ impl PublicClient {
                 )));
                 continue;
             }
-            let doc =
-                device_flow::read_answer(&reply, "discovery document", "the discovery request")?;
+            let doc = oauth::success(&reply, "discovery document", "the discovery request")?;
             return endpoints_from_discovery(&doc, issuer, &url);
         }
         Err(last_error.unwrap_or_else(|| Error::config("no discovery document was found")))
@@ -280,22 +320,6 @@ pub(crate) fn endpoints_from_discovery(
         device_authorization: device.to_string(),
         token: token.to_string(),
     })
-}
-
-/// `scopes` (each may hold several, space-separated) then `extra`, without
-/// duplicates (scopes compare case-insensitively).
-pub(crate) fn scope_list(scopes: &[&str], extra: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for scope in scopes
-        .iter()
-        .flat_map(|s| s.split_whitespace())
-        .chain(extra.iter().copied())
-    {
-        if !out.iter().any(|have| have.eq_ignore_ascii_case(scope)) {
-            out.push(scope.to_string());
-        }
-    }
-    out
 }
 
 /// Configures a [`PublicClient`]. Errors in the settings are reported by
@@ -421,7 +445,15 @@ impl PublicClientBuilder {
             Some(authority) => authority,
             None => Authority::entra("organizations")?,
         };
+        let app = AppId {
+            client_id: client_id.clone(),
+            environment: authority.environment().to_string(),
+            tenant: authority.tenant().map(str::to_string),
+            entra: authority.is_entra(),
+        };
         Ok(PublicClient {
+            requests: Requests::new(&client_id, authority.is_entra()),
+            app,
             client_id,
             authority,
             http: Http::new(&self.http)?,

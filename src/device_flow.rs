@@ -7,17 +7,17 @@
 use crate::authority::check_endpoint_url;
 use crate::cancel::CancelHandle;
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind, ServiceError};
+use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
+use crate::oauth::{self, Answer};
+use crate::request::Requests;
 use crate::sanitize::printable;
 use crate::secret::DeviceCode;
 use crate::token::Token;
 use log::{debug, info, warn};
 use std::time::{Duration, Instant};
 
-/// The grant type of a device access token request.
-pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// RFC 8628 section 3.2: the interval when the server sends none.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// RFC 8628 section 3.5: what `slow_down` adds, for this and every later poll.
@@ -106,111 +106,23 @@ impl DeviceFlow {
 
 /// Step 1: asks for a device code.
 pub(crate) fn request_code(
-    http: &Http,
+    ctx: &WaitContext<'_>,
     device_endpoint: &str,
     token_endpoint: &str,
-    client_id: &str,
     scopes: Vec<String>,
-    clock: &dyn Clock,
 ) -> Result<DeviceFlow, Error> {
     let scope = scopes.join(" ");
-    let mut form = vec![("client_id", client_id)];
-    if !scope.is_empty() {
-        form.push(("scope", scope.as_str()));
-    }
-    let requested_at = clock.now();
-    let reply = http.post_form(device_endpoint, &form)?;
-    let received_at = clock.now();
-    let answer = read_answer(
+    let requested_at = ctx.clock.now();
+    let reply = ctx
+        .http
+        .post_form(device_endpoint, &ctx.requests.device_code(&scope))?;
+    let received_at = ctx.clock.now();
+    let answer = oauth::success(
         &reply,
         "device authorization answer",
         "the device code request",
     )?;
     parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)
-}
-
-/// Turns an answer into a JSON object, or the error it stands for.
-/// Shared by step 1 and discovery; polls go through [`decide`] instead.
-pub(crate) fn read_answer(
-    reply: &Reply,
-    what: &'static str,
-    request: &str,
-) -> Result<Object, Error> {
-    if (300..400).contains(&reply.status) {
-        return Err(redirect_error(reply, request));
-    }
-    let transient = reply.status >= 500 || reply.status == 429;
-    let answer = match Object::parse(&reply.body, what) {
-        Ok(answer) => answer,
-        Err(e) if transient => {
-            return Err(Error::new(
-                ErrorKind::Transport,
-                format!(
-                    "{request} failed: the server answered HTTP {}; try again later",
-                    reply.status
-                ),
-            )
-            .with_status(reply.status)
-            .retryable(true)
-            .with_source(e));
-        }
-        Err(e) if reply.looks_like_html() => return Err(html_error(reply, request).with_source(e)),
-        Err(e) => return Err(e.with_status(reply.status)),
-    };
-    if answer.has("error") {
-        let service = service_error(&answer, reply.status)?;
-        return Err(Error::service(
-            ErrorKind::Service,
-            format!("{request} was refused"),
-            service,
-        ));
-    }
-    if !(200..300).contains(&reply.status) {
-        return Err(Error::invalid(format!(
-            "{request} got HTTP {} without an OAuth error in the answer",
-            reply.status
-        ))
-        .with_status(reply.status));
-    }
-    Ok(answer)
-}
-
-fn redirect_error(reply: &Reply, request: &str) -> Error {
-    let to = reply.location.as_deref().unwrap_or("elsewhere");
-    Error::invalid(format!(
-        "{request} was answered with a redirect (HTTP {}) to {to}; redirects are not followed, so codes and tokens only go where configured: check the endpoint URL",
-        reply.status
-    ))
-    .with_status(reply.status)
-}
-
-fn html_error(reply: &Reply, request: &str) -> Error {
-    Error::new(
-        ErrorKind::Transport,
-        format!(
-            "{request} got a web page (HTTP {}) instead of an answer: a captive portal or a proxy is in the way; check the network",
-            reply.status
-        ),
-    )
-    .with_status(reply.status)
-    .retryable(true)
-}
-
-/// Reads the OAuth error fields of an answer that has `error`.
-pub(crate) fn service_error(answer: &Object, status: u16) -> Result<ServiceError, Error> {
-    Ok(ServiceError {
-        status,
-        error: printable(answer.required_str("error")?),
-        // Entra's description has trace lines after the first: keep the lines.
-        description: answer
-            .str("error_description")?
-            .map(|d| d.lines().map(printable).collect::<Vec<_>>().join("\n")),
-        error_codes: answer.numbers("error_codes"),
-        trace_id: answer.str("trace_id")?.map(printable),
-        correlation_id: answer.str("correlation_id")?.map(printable),
-        error_uri: answer.str("error_uri")?.map(printable),
-        timestamp: answer.str("timestamp")?.map(printable),
-    })
 }
 
 pub(crate) fn parse_device_answer(
@@ -330,81 +242,39 @@ pub(crate) fn decide(
     environment: &str,
     now: std::time::SystemTime,
 ) -> Decision {
-    if (300..400).contains(&reply.status) {
-        return Decision::Stop(redirect_error(&reply, "the token request"));
-    }
-    let transient = reply.status >= 500 || reply.status == 429;
-    let answer = match Object::parse(&reply.body, "token answer") {
-        Ok(answer) => answer,
-        Err(e) if transient => {
-            let error = Error::new(
-                ErrorKind::Transport,
-                format!("the token endpoint answered HTTP {}", reply.status),
-            )
-            .with_status(reply.status)
-            .retryable(true)
-            .with_source(e);
-            return Decision::Retry(error, reply.retry_after);
+    let service = match oauth::read(&reply, "token answer", "the token request") {
+        Answer::Success(answer) => {
+            return match Token::from_answer(&answer, scopes, environment, now) {
+                Ok(token) => Decision::SignedIn(Box::new(token)),
+                Err(e) => Decision::Stop(e.with_status(reply.status)),
+            };
         }
         // A captive portal can come and go while the person signs in.
-        Err(e) if reply.looks_like_html() => {
-            return Decision::Retry(
-                html_error(&reply, "the token request").with_source(e),
-                reply.retry_after,
-            );
-        }
-        Err(e) => return Decision::Stop(e.with_status(reply.status)),
+        Answer::Transient(error) => return Decision::Retry(error, reply.retry_after),
+        Answer::Invalid(error) => return Decision::Stop(error),
+        Answer::Refused(service) => service,
     };
-    if answer.has("error") {
-        let service = match service_error(&answer, reply.status) {
-            Ok(service) => service,
-            Err(e) => return Decision::Stop(e.with_status(reply.status)),
-        };
-        return match service.error.as_str() {
-            "authorization_pending" => Decision::Pending,
-            "slow_down" => Decision::SlowDown,
-            "access_denied" | "authorization_declined" => Decision::Stop(Error::service(
-                ErrorKind::Declined,
-                "the person declined the sign-in on the verification page; start a new sign-in to try again",
-                service,
-            )),
-            "expired_token" => Decision::Stop(Error::service(
-                ErrorKind::Expired,
-                "the code expired before anyone signed in; start a new sign-in",
-                service,
-            )),
-            _ => {
-                let error =
-                    Error::service(ErrorKind::Service, "the token request was refused", service);
-                if error.is_retryable() {
-                    Decision::Retry(error, reply.retry_after)
-                } else {
-                    Decision::Stop(error)
-                }
+    match service.error.as_str() {
+        "authorization_pending" => Decision::Pending,
+        "slow_down" => Decision::SlowDown,
+        "access_denied" | "authorization_declined" => Decision::Stop(Error::service(
+            ErrorKind::Declined,
+            "the person declined the sign-in on the verification page; start a new sign-in to try again",
+            service,
+        )),
+        "expired_token" => Decision::Stop(Error::service(
+            ErrorKind::Expired,
+            "the code expired before anyone signed in; start a new sign-in",
+            service,
+        )),
+        _ => {
+            let error = oauth::refusal(service, "the token request");
+            if error.is_retryable() {
+                Decision::Retry(error, reply.retry_after)
+            } else {
+                Decision::Stop(error)
             }
-        };
-    }
-    if transient {
-        let error = Error::new(
-            ErrorKind::Transport,
-            format!("the token endpoint answered HTTP {}", reply.status),
-        )
-        .with_status(reply.status)
-        .retryable(true);
-        return Decision::Retry(error, reply.retry_after);
-    }
-    if !(200..300).contains(&reply.status) {
-        return Decision::Stop(
-            Error::invalid(format!(
-                "the token endpoint answered HTTP {} without an OAuth error",
-                reply.status
-            ))
-            .with_status(reply.status),
-        );
-    }
-    match Token::from_answer(&answer, scopes, environment, now) {
-        Ok(token) => Decision::SignedIn(Box::new(token)),
-        Err(e) => Decision::Stop(e.with_status(reply.status)),
+        }
     }
 }
 
@@ -412,10 +282,8 @@ pub(crate) fn decide(
 pub(crate) struct WaitContext<'a> {
     pub http: &'a Http,
     pub clock: &'a dyn Clock,
-    pub client_id: &'a str,
+    pub requests: &'a Requests,
     pub environment: &'a str,
-    /// Entra: ask for `client_info` so the account has a home id.
-    pub client_info: bool,
 }
 
 /// Step 2: polls until the person decides, the code expires, the caller's
@@ -440,14 +308,7 @@ pub(crate) fn wait(
     let mut polls: u32 = 0;
     let mut jitter = Jitter::seeded(clock);
 
-    let mut form = vec![
-        ("grant_type", DEVICE_CODE_GRANT),
-        ("device_code", flow.device_code.secret()),
-        ("client_id", ctx.client_id),
-    ];
-    if ctx.client_info {
-        form.push(("client_info", "1"));
-    }
+    let form = ctx.requests.poll(flow.device_code.secret());
 
     loop {
         sleep_until(

@@ -8,10 +8,11 @@
 
 use crate::cache::schema::{AppScope, CacheDoc, Wanted};
 use crate::client::endpoints_from_discovery;
-use crate::device_flow::{Decision, decide, parse_device_answer, service_error};
+use crate::device_flow::{Decision, decide, parse_device_answer};
 use crate::error::{Error, ServiceError};
 use crate::http::{Reply, parse_root_pem, retry_after_delay};
 use crate::json::Object;
+use crate::oauth::service_error;
 use crate::sanitize::is_printable;
 use crate::token::{Account, Token, decode_jwt_claims};
 use std::time::{Duration, Instant, SystemTime};

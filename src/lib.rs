@@ -66,6 +66,8 @@ mod display;
 mod error;
 mod http;
 mod json;
+mod oauth;
+mod request;
 mod sanitize;
 mod secret;
 mod silent;

@@ -183,7 +183,7 @@ mod server_text {
         let answer = object(&format!(
             r#"{{"error":"bad{HOSTILE}","error_description":"AADSTS1: no{HOSTILE}\r\nTrace ID: t{HOSTILE}","trace_id":"t{HOSTILE}","correlation_id":"c{HOSTILE}","error_uri":"https://e/{HOSTILE}","timestamp":"2026{HOSTILE}"}}"#
         ));
-        let service = crate::device_flow::service_error(&answer, 400).unwrap();
+        let service = crate::oauth::service_error(&answer, 400).unwrap();
         assert_eq!(service.error, "badevil");
         assert_eq!(service.trace_id.as_deref(), Some("tevil"));
         assert_eq!(service.correlation_id.as_deref(), Some("cevil"));
@@ -195,7 +195,7 @@ mod server_text {
         );
         // Without a description the error code itself is printed.
         let bare = object(&format!(r#"{{"error":"x{HOSTILE}"}}"#));
-        let service = crate::device_flow::service_error(&bare, 400).unwrap();
+        let service = crate::oauth::service_error(&bare, 400).unwrap();
         let text = Error::service(ErrorKind::Service, "refused", service).to_string();
         assert!(is_printable(&text), "{text:?}");
         assert!(text.ends_with(": xevil"), "{text:?}");
