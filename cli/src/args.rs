@@ -4,6 +4,7 @@
 use crate::options::{AUTHORITY_KEYS, Command, Key, SPECS, Spec, spec};
 use crate::output::escape;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 /// What the command line asks for.
@@ -67,6 +68,13 @@ pub fn parse(
         return Err(usage(None, format!("unknown command '{}'", shown(&first))));
     };
     let fail = |message: String| usage(Some(command), message);
+    // Help wins wherever it is, over any mistake around it: someone who
+    // asks for it is probably unsure of the rest.
+    let rest: Vec<OsString> = argv.collect();
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        return Ok(Request::Help(Some(command)));
+    }
+    let mut argv = rest.into_iter();
     let mut given: Vec<Given> = Vec::new();
     while let Some(arg) = argv.next() {
         let (flag, inline) = split_inline(&arg);
@@ -76,9 +84,6 @@ pub fn parse(
                 None => format!("unknown option '{}'", shown(&arg)),
             }));
         };
-        if spec.key == Key::Help {
-            return Ok(Request::Help(Some(command)));
-        }
         let value = match (spec.value, inline) {
             (None, None) => OsString::new(),
             (None, Some(_)) => return Err(fail(format!("{} takes no value", spec.long))),
@@ -146,16 +151,20 @@ fn help_for(topic: Option<OsString>) -> Result<Request, UsageError> {
     }
 }
 
-/// `--flag=value` into the flag and its value; a non-UTF-8 flag is unknown
-/// anyway, so it is returned whole.
+/// `--flag=value` into the flag and its value, which may be any bytes (a
+/// path); a flag that is not UTF-8 is unknown anyway, and comes back empty.
 fn split_inline(arg: &OsStr) -> (&str, Option<OsString>) {
-    let Some(text) = arg.to_str() else {
-        return ("", None);
+    let bytes = arg.as_bytes();
+    let (flag, value) = match bytes.iter().position(|b| *b == b'=') {
+        Some(at) if bytes.starts_with(b"--") => (
+            bytes.get(..at).unwrap_or_default(),
+            bytes
+                .get(at.saturating_add(1)..)
+                .map(|v| OsStr::from_bytes(v).to_os_string()),
+        ),
+        _ => (bytes, None),
     };
-    match text.split_once('=') {
-        Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.into())),
-        _ => (text, None),
-    }
+    (std::str::from_utf8(flag).unwrap_or_default(), value)
 }
 
 fn find(flag: &str) -> Option<&'static Spec> {
@@ -325,7 +334,6 @@ fn shown(arg: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::ffi::OsStrExt;
 
     fn no_env(_: &str) -> Option<OsString> {
         None
