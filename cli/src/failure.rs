@@ -66,9 +66,9 @@ fn append_causes(message: &mut String, error: &Error) {
 /// are those of a library user ("sign in with the device code").
 fn advice(kind: ErrorKind) -> Option<&'static str> {
     match kind {
-        ErrorKind::InteractionRequired => Some(
-            " (run `devicecode login` with the same --client-id, authority and --cache to sign in)",
-        ),
+        ErrorKind::InteractionRequired => {
+            Some(" (run `devicecode login` with the same --client-id, server and --cache)")
+        }
         _ => None,
     }
 }
