@@ -382,3 +382,41 @@ fn scopes_with_spaces_or_controls_and_empty_paths_are_usage_errors() {
     assert!(!Path::new(&cache).exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn readme_documents_every_variable_and_exit_code() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for name in OPTION_VARIABLES {
+        assert!(readme.contains(&format!("`{name}`")), "{name}");
+    }
+    for code in [0, 2, 3, 4, 5, 6, 7, 8, 9] {
+        assert!(
+            readme.contains(&format!("\n| {code} | ")),
+            "exit code {code}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    for args in [["--help"].as_slice(), &["token", "--help"], &["--version"]] {
+        let mut child = command()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Whoever reads the output is gone before it comes (usually: if the
+        // child was quicker, its write simply succeeded).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
