@@ -45,10 +45,14 @@ const OPTION_VARIABLES: [&str; 11] = [
 /// none of its option variables set.
 fn cli_command() -> Command {
     let mut command = command_for(cli());
+    clear_option_variables(&mut command);
+    command
+}
+
+fn clear_option_variables(command: &mut Command) {
     for name in OPTION_VARIABLES {
         command.env_remove(name);
     }
-    command
 }
 
 fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
@@ -65,6 +69,7 @@ fn command() -> Command {
 }
 
 fn with_env(mut command: Command) -> Command {
+    clear_option_variables(&mut command);
     let home = std::env::temp_dir().join(format!("devicecode-cli-home-{}", std::process::id()));
     command
         .env("NO_PROXY", "127.0.0.1")
