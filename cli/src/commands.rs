@@ -68,10 +68,12 @@ fn token(args: &Args) -> Result<(), Failure> {
 fn accounts(args: &Args) -> Result<(), Failure> {
     let mut lines = String::new();
     for account in list_accounts(args)? {
+        // The library makes usernames printable; the id is shown as the
+        // file holds it, and any program of the user can write that file.
         lines.push_str(&format!(
             "{}\t{}\n",
             account.username(),
-            account.home_account_id()
+            escape(account.home_account_id())
         ));
     }
     if lines.is_empty() {

@@ -1,4 +1,4 @@
-//! `token` prints only what can go into an `Authorization: Bearer` header.
+//! What `token` and `accounts` print from a token file any program could write:
 
 use super::{cache_command, read_cache, run_owned, signed_in, text};
 use devicecode_test_authority::{Approval, TestAuthority};
@@ -49,5 +49,28 @@ fn token_refuses_an_access_token_that_is_not_a_bearer_token() {
     let out = run_owned(&token);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).trim().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn accounts_never_prints_control_characters_from_the_file() {
+    let auth = TestAuthority::builder()
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let (dir, cache) = signed_in(&auth, "hostile-account");
+    let mut saved = read_cache(&cache);
+    for entry in saved["Account"].as_object_mut().unwrap().values_mut() {
+        entry["home_account_id"] = "uid.utid\u{1b}]0;owned\u{7}\r\n".into();
+        entry["username"] = "ada\u{1b}[2J@contoso.example".into();
+    }
+    std::fs::write(&cache, serde_json::to_vec_pretty(&saved).unwrap()).unwrap();
+    let out = super::run(&["accounts", "--cache", cache.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert_eq!(listed.lines().count(), 1, "{listed:?}");
+    assert!(!listed.contains(['\u{1b}', '\u{7}', '\r']), "{listed:?}");
+    assert!(listed.starts_with("ada"), "{listed:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
