@@ -1,4 +1,5 @@
-//! What `token` and `accounts` print from a token file any program could write:
+//! What `token` and `accounts` print from a token file any program of the
+//! user could write: only a bearer token, and no control characters.
 
 use super::{cache_command, read_cache, run_owned, signed_in, text};
 use devicecode_test_authority::{Approval, TestAuthority};
