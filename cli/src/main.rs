@@ -66,9 +66,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Help or version on stdout. A reader that stopped early (`| head`) had
+/// what it wanted.
 fn print(text: &str) -> ExitCode {
     match out(text.trim_end_matches('\n')) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             err(&format!("devicecode: could not write to stdout: {e}"));
             ExitCode::from(code::USAGE)

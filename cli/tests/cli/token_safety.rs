@@ -3,6 +3,7 @@
 
 use super::{cache_command, read_cache, run_owned, signed_in, text};
 use devicecode_test_authority::{Approval, TestAuthority};
+use std::process::Stdio;
 
 #[test]
 fn token_refuses_an_access_token_that_is_not_a_bearer_token() {
@@ -50,6 +51,20 @@ fn token_refuses_an_access_token_that_is_not_a_bearer_token() {
     let out = run_owned(&token);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).trim().is_empty());
+
+    // A token that cannot be handed over is a failure, not a panic: the
+    // reader is gone long before the token file has been read.
+    let mut child = super::command()
+        .args(&token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("could not write the token"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
