@@ -36,10 +36,10 @@ impl Failure {
         Failure::new(code::USAGE, message)
     }
 
-    /// A library error, with its causes and what to do from the command line.
+    /// A library error, with its cause and what to do from the command line.
     pub fn from_error(error: &Error) -> Self {
-        let mut message = error.to_string();
-        append_causes(&mut message, error);
+        let mut message = in_cli_words(&error.to_string());
+        append_cause(&mut message, error);
         if let Some(advice) = advice(error.kind()) {
             message.push_str(advice);
         }
@@ -47,18 +47,60 @@ impl Failure {
     }
 }
 
-/// The library keeps the cause (`connection refused`) out of its message and
-/// in `source()`; a person needs both. A cause the message already quotes
-/// is not repeated.
-fn append_causes(message: &mut String, error: &Error) {
+/// The library's advice is written for programs, and sometimes names its
+/// own API. The situations the CLI can see coming are handled before the
+/// call (several accounts, no default token file); this is the backstop for
+/// the rest, such as the advice after a TLS failure.
+fn in_cli_words(message: &str) -> String {
+    const API_TO_CLI: [(&str, &str); 3] = [
+        ("root_certificates_pem", "--ca-file"),
+        (
+            "choose one from accounts() and pass it",
+            "say which with --account USERNAME",
+        ),
+        (
+            "give a path to FileCache::new",
+            "give --cache FILE or set DEVICECODE_CACHE",
+        ),
+    ];
+    let mut text = message.to_string();
+    for (api, cli) in API_TO_CLI {
+        text = text.replace(api, cli);
+    }
+    text
+}
+
+/// The library keeps the cause (`connection refused`) out of its message
+/// and in `source()`; a person needs both. The innermost cause is the
+/// precise one (outer layers only prefix it); none is added when the
+/// message already quotes one.
+fn append_cause(message: &mut String, error: &Error) {
+    let mut root = None;
     let mut cause = error.source();
     while let Some(current) = cause {
         let text = escape(&current.to_string());
-        if !text.is_empty() && !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
+        let text = unlabelled(&text);
+        if text.is_empty() || message.contains(text) {
+            return;
         }
+        root = Some(text.to_string());
         cause = current.source();
+    }
+    if let Some(text) = root {
+        message.push_str(": ");
+        message.push_str(&text);
+    }
+}
+
+/// A cause without the one-word label some errors put first (`io: `).
+fn unlabelled(text: &str) -> &str {
+    match text.split_once(": ") {
+        Some((label, rest))
+            if !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase()) =>
+        {
+            rest
+        }
+        _ => text,
     }
 }
 
@@ -83,5 +125,21 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Transport => code::NETWORK,
         ErrorKind::Cache => code::CACHE,
         _ => code::SERVICE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_lose_their_label_and_api_names_become_flags() {
+        assert_eq!(unlabelled("io: Connection refused"), "Connection refused");
+        assert_eq!(unlabelled("no label here"), "no label here");
+        assert_eq!(unlabelled("Two words: kept"), "Two words: kept");
+        assert_eq!(
+            in_cli_words("add its CA with root_certificates_pem"),
+            "add its CA with --ca-file"
+        );
     }
 }

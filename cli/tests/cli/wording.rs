@@ -9,7 +9,7 @@ use std::process::Output;
 fn stderr_of(out: &Output, code: i32) -> String {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{stderr}");
-    for library_word in ["()", "FileCache", "root_certificates_pem", "PublicClient"] {
+    for library_word in ["()", "FileCache", "_pem", "PublicClient", "io: "] {
         assert!(!stderr.contains(library_word), "{library_word}: {stderr}");
     }
     assert!(out.stdout.is_empty(), "{stderr}");
@@ -128,6 +128,23 @@ fn failures_name_flags_variables_and_commands() {
     let stderr = stderr_of(&out, 2);
     assert!(
         stderr.contains("--device-endpoint") && stderr.contains("--token-endpoint"),
+        "{stderr}"
+    );
+
+    // A server whose CA is not trusted: the flag that adds it.
+    let authority = format!("{}/organizations", auth.base_url());
+    let out = run(&[
+        "login",
+        "--client-id",
+        CLIENT_ID,
+        "--authority",
+        &authority,
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    let stderr = stderr_of(&out, 7);
+    assert!(
+        stderr.contains("TLS") && stderr.contains("--ca-file"),
         "{stderr}"
     );
 
