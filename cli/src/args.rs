@@ -121,11 +121,10 @@ struct Given {
 impl Given {
     /// The flag or the variable that gave the value.
     fn source(&self) -> &'static str {
-        let spec = spec(self.key);
-        match (self.from_env, spec.env) {
+        spec(self.key).map_or("an option", |spec| match (self.from_env, spec.env) {
             (true, Some(name)) => name,
             _ => spec.long,
-        }
+        })
     }
 
     /// Paths may be any bytes; every other value is text.
