@@ -280,15 +280,20 @@ impl fmt::Display for Error {
 
 impl Error {
     /// Appends `: cause` for each error of the source chain. Other crates'
-    /// errors may print their own source too (ureq's `io: ...` does), so a
-    /// cause whose text is already shown is skipped.
+    /// errors may print their own source too (ureq's `io: ...` does): a
+    /// cause that only wraps the text of its own source gives way to it, and
+    /// a cause whose text is already shown is skipped.
     fn write_causes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = format!("{self}");
         let mut next = self.source();
         while let Some(cause) = next {
             // Causes quote servers too (a certificate's names, a URL).
             let text = crate::sanitize::printable(&cause.to_string());
-            if !text.is_empty() && !shown.contains(&*text) {
+            let wraps = cause.source().is_some_and(|inner| {
+                let inner = inner.to_string();
+                !inner.is_empty() && cause.to_string().contains(&inner)
+            });
+            if !wraps && !text.is_empty() && !shown.contains(&*text) {
                 write!(f, ": {text}")?;
                 shown.push_str(": ");
                 shown.push_str(&text);
@@ -444,10 +449,8 @@ mod tests {
         let err = Error::new(ErrorKind::Transport, "could not reach the server")
             .with_source(Repeating(io));
         assert_eq!(err.to_string(), "could not reach the server");
-        assert_eq!(
-            format!("{err:#}"),
-            "could not reach the server: io: link down"
-        );
+        // The wrapper only labels its source: the source speaks for both.
+        assert_eq!(format!("{err:#}"), "could not reach the server: link down");
 
         // An error of ours in the chain adds its message, then its causes.
         let inner = Error::new(ErrorKind::Transport, "the token endpoint timed out")

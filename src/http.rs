@@ -225,9 +225,13 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
         }
         _ => (false, format!("the request to {host} failed")),
     };
-    Error::new(ErrorKind::Transport, what)
-        .retryable(retryable)
-        .with_source(error)
+    let failure = Error::new(ErrorKind::Transport, what).retryable(retryable);
+    match error {
+        // ureq's `Io` only labels the I/O error ("io: ..."): the cause is
+        // the I/O error itself.
+        U::Io(io) => failure.with_source(io),
+        other => failure.with_source(other),
+    }
 }
 
 /// rustls reports a bad certificate as an I/O error wrapping its own error;

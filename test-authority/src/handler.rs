@@ -90,10 +90,18 @@ pub(super) fn handle(shared: &Shared, connection: usize, request: &Request) -> O
     } else {
         Vec::new()
     };
-    let now = shared.clock.now();
+    let mut now = shared.clock.now();
     let mut state = shared.lock();
 
-    let fault = endpoint.and_then(|e| state.take_fault(e));
+    let mut fault = endpoint.and_then(|e| state.take_fault(e));
+    if let Some(Fault::Delay(pause)) = fault {
+        // Other connections go on meanwhile: the pause holds no lock.
+        drop(state);
+        std::thread::sleep(pause);
+        now = shared.clock.now();
+        state = shared.lock();
+        fault = None;
+    }
     let (outcome, label) = match fault {
         Some(fault) => (
             fault_outcome(shared, &mut state, request, fault),
@@ -212,6 +220,8 @@ fn fault_outcome(shared: &Shared, state: &mut State, request: &Request, fault: F
             };
             Outcome::Respond(oauth::error_response(shared, state, request, &error))
         }
+        // `handle` waits out a delay and answers normally; never here.
+        Fault::Delay(_) => Outcome::Respond(Response::text(500, "Internal Server Error")),
         Fault::Close => Outcome::Drop,
         Fault::Stall => Outcome::Stall,
         Fault::Trickle { every } => Outcome::Trickle(

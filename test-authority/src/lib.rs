@@ -137,6 +137,10 @@ pub enum Fault {
         /// The human-readable description.
         description: String,
     },
+    /// Wait this long (real time, not the authority's clock), then answer
+    /// as usual: a slow server, or a window for a test to act in while the
+    /// client waits for its answer.
+    Delay(Duration),
     /// Read the request, then close the connection without answering.
     Close,
     /// A captive-portal style HTML page (`text/html`) with this status.

@@ -1,9 +1,14 @@
 //! The `devicecode` command, run as a real process against the
 //! test authority: its output contract and its exit codes.
 
+mod arguments;
+mod ca_paths;
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 mod concurrency;
+mod not_saved;
+mod token_safety;
+mod wording;
 
 use common::proxy::connect_proxy;
 use common::{argv, command as command_for};
@@ -20,9 +25,35 @@ fn cli() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_devicecode"))
 }
 
-/// A command that runs it (through the emulator when there is one).
+/// The variables the command reads options from. A test sets those it
+/// means to; one leaking from the environment the tests run in must not
+/// change what a test sees.
+const OPTION_VARIABLES: [&str; 11] = [
+    "DEVICECODE_CLIENT_ID",
+    "DEVICECODE_TENANT",
+    "DEVICECODE_AUTHORITY",
+    "DEVICECODE_ISSUER",
+    "DEVICECODE_DEVICE_ENDPOINT",
+    "DEVICECODE_TOKEN_ENDPOINT",
+    "DEVICECODE_SCOPE",
+    "DEVICECODE_CA_FILE",
+    "DEVICECODE_CACHE",
+    "DEVICECODE_TIMEOUT",
+    "DEVICECODE_ACCOUNT",
+];
+
+/// A command that runs it (through the emulator when there is one), with
+/// none of its option variables set.
 fn cli_command() -> Command {
-    command_for(cli())
+    let mut command = command_for(cli());
+    clear_option_variables(&mut command);
+    command
+}
+
+fn clear_option_variables(command: &mut Command) {
+    for name in OPTION_VARIABLES {
+        command.env_remove(name);
+    }
 }
 
 fn ca_file(auth: &TestAuthority, name: &str) -> PathBuf {
@@ -39,6 +70,7 @@ fn command() -> Command {
 }
 
 fn with_env(mut command: Command) -> Command {
+    clear_option_variables(&mut command);
     let home = std::env::temp_dir().join(format!("devicecode-cli-home-{}", std::process::id()));
     command
         .env("NO_PROXY", "127.0.0.1")
@@ -411,4 +443,21 @@ fn https_proxy_from_the_environment_is_used() {
         1,
         "the CLI went through the proxy"
     );
+}
+
+/// Signs in to `auth` (which must approve) with `User.Read`, into a fresh
+/// token file; returns the scratch directory and the file.
+fn signed_in(auth: &TestAuthority, name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let cache = dir.join("tokens.json");
+    let mut login = cache_command(auth, name, "login", &cache);
+    login.extend(["--scope".into(), "User.Read".into()]);
+    let out = run_owned(&login);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    (dir, cache)
+}
+
+/// The token file as JSON.
+fn read_cache(cache: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(cache).unwrap()).unwrap()
 }
