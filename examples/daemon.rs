@@ -4,7 +4,7 @@
 //! Configuration comes from the environment (a unit's `Environment=` lines):
 //! - `DEVICECODE_CLIENT_ID` (required), and `DEVICECODE_TENANT` (default
 //!   `organizations`) or `DEVICECODE_AUTHORITY` (a full authority URL);
-//! - `DEVICECODE_SCOPES`: space-separated (default `User.Read`);
+//! - `DEVICECODE_SCOPE`: space-separated (default `User.Read`);
 //! - `DEVICECODE_EVERY`: seconds between two uses of the token (default 300);
 //! - `DEVICECODE_CA_FILE`: extra root certificates (PEM), e.g. for a proxy;
 //! - tokens live in `$STATE_DIRECTORY/tokens.json` (systemd `StateDirectory=`).
@@ -76,7 +76,20 @@ fn build() -> Result<PublicClient, String> {
             code_file: code_dir.join("signin-code"),
         });
     if let Some(path) = env("DEVICECODE_CA_FILE") {
-        let pem = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        // A CA bundle is small; a device or FIFO given by mistake is refused
+        // before it is opened, instead of read for ever.
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Err(format!("{path} is not a regular file"));
+        }
+        let mut pem = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|file| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut pem)
+            })
+            .map_err(|e| format!("cannot read {path}: {e}"))?;
+        if pem.len() >= 1 << 20 {
+            return Err(format!("{path} is larger than a CA bundle can be (1 MiB)"));
+        }
         builder = builder.root_certificates_pem(pem);
     }
     builder.build().map_err(|e| e.to_string())
@@ -99,7 +112,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let scopes_text = env("DEVICECODE_SCOPES").unwrap_or("User.Read".into());
+    let scopes_text = env("DEVICECODE_SCOPE").unwrap_or("User.Read".into());
     let scopes: Vec<&str> = scopes_text.split_whitespace().collect();
     let every = Duration::from_secs(
         env("DEVICECODE_EVERY")
