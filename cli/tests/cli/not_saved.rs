@@ -60,16 +60,30 @@ fn login_checks_the_token_file_before_it_shows_a_code() {
         .unwrap();
     let dir = scratch("login-preflight");
     std::fs::write(dir.join("file"), b"a file, not a directory").unwrap();
+    let fifo = dir.join("fifo.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     for (what, cache) in [
         ("a directory", dir.clone()),
         ("a path under a file", dir.join("file/tokens.json")),
+        ("a FIFO", fifo),
     ] {
+        let started = Instant::now();
         let mut args = login_args(&auth, "login-preflight");
         args.extend(["--cache".to_string(), cache.display().to_string()]);
         let out = run_owned(&args);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(9), "{what}: {stderr}");
         assert!(out.stdout.is_empty(), "{what}: no code was shown");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{what}: at once"
+        );
     }
     assert_eq!(auth.stats().requests.len(), 0, "no code was asked for");
     let _ = std::fs::remove_dir_all(dir);
