@@ -224,7 +224,10 @@ fn login(args: &Args) -> Result<(), Failure> {
     // Ctrl-C and SIGTERM (systemd stop) cancel the wait cleanly.
     let cancel = CancelHandle::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The pipe wakes the wait at once; the flag alone would be seen
+        // only at its next 50 ms look.
         signal_hook::flag::register(signal, cancel.flag())
+            .and_then(|_| signal_hook::low_level::pipe::register(signal, cancel.signal_pipe()?))
             .map_err(|e| (2u8, format!("cannot watch signal {signal}: {e}")))?;
     }
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
