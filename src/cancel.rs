@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 /// unnoticed then.
 pub(crate) const BARE_FLAG_SLICE: Duration = Duration::from_millis(50);
 
+/// The end of a wait on the signal pipe that is slept precisely: more than
+/// two ticks of a kernel with HZ=100, by which a socket timeout may be late.
+#[cfg(unix)]
+const TICK_MARGIN: Duration = Duration::from_millis(25);
+
 /// A cloneable handle that cancels a [`wait_for_token`](crate::PublicClient::wait_for_token).
 ///
 /// [`cancel`](Self::cancel) ends a wait at once, from any thread. For
@@ -102,8 +107,19 @@ impl Pipe {
                 return true;
             }
             let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.reader.set_read_timeout(Some(left)).is_err() {
+            if left.is_zero() {
                 return false;
+            }
+            // A socket's timeout ends on a kernel tick, up to two late; the
+            // last moments are slept on a precise timer instead, so polls
+            // are on time. A signal then waits at most that long.
+            let Some(blocking) = left.checked_sub(TICK_MARGIN).filter(|d| !d.is_zero()) else {
+                std::thread::sleep(left);
+                continue;
+            };
+            if self.reader.set_read_timeout(Some(blocking)).is_err() {
+                std::thread::sleep(left.min(BARE_FLAG_SLICE));
+                return flag.load(Ordering::SeqCst);
             }
             match (&self.reader).read(&mut [0u8; 1]) {
                 Ok(1..) => {
@@ -113,10 +129,17 @@ impl Pipe {
                     self.ring();
                     return true;
                 }
-                // Another signal than ours interrupted the read.
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // Timed out, or the socket failed: the caller's loop decides.
-                _ => return false,
+                // Timed out, or another signal than ours interrupted.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                // Cannot happen while we hold the writer; never spin on it.
+                _ => {
+                    std::thread::sleep(left.min(BARE_FLAG_SLICE));
+                    return flag.load(Ordering::SeqCst);
+                }
             }
         }
     }
@@ -317,12 +340,19 @@ mod tests {
     #[test]
     fn an_uncancelled_wait_times_out() {
         let cancel = CancelHandle::new();
-        assert!(!cancel.wait_timeout(Duration::from_millis(30)));
-        assert!(!cancel.wait_timeout(Duration::ZERO));
+        let full = |cancel: &CancelHandle, wait: Duration| {
+            let started = Instant::now();
+            assert!(!cancel.wait_timeout(wait));
+            // Never early: a poll must not come before its interval.
+            assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+        };
+        full(&cancel, Duration::from_millis(30));
+        full(&cancel, Duration::ZERO);
         #[cfg(unix)]
         {
             let _pipe = cancel.signal_pipe().unwrap();
-            assert!(!cancel.wait_timeout(Duration::from_millis(30)));
+            full(&cancel, Duration::from_millis(60));
+            full(&cancel, Duration::from_millis(10));
         }
         assert!(!cancel.is_cancelled());
     }

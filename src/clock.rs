@@ -269,6 +269,20 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_that_only_sleeps_looks_at_the_cancel_every_50_ms() {
+        // ManualClock keeps the provided, slicing sleep_unless_cancelled.
+        let clock = ManualClock::new();
+        let cancel = CancelHandle::new();
+        clock.sleep_unless_cancelled(Duration::from_secs(600), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(50));
+        clock.sleep_unless_cancelled(Duration::from_millis(20), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(70));
+        cancel.cancel();
+        clock.sleep_unless_cancelled(Duration::from_secs(600), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(70));
+    }
+
+    #[test]
     fn clones_share_time() {
         let a = ManualClock::new();
         let b = a.clone();
