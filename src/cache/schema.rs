@@ -251,14 +251,14 @@ impl CacheDoc {
         hids.dedup();
         // One pass over each section, not one per account: a file of a
         // thousand accounts must not cost a million comparisons.
-        let mut id_tokens: HashMap<&str, &Entry> = HashMap::new();
+        let mut id_tokens: HashMap<&str, &Entry> = HashMap::with_capacity(hids.len());
         for (_, e) in self.section(ID_TOKEN) {
             if text(e, "client_id") == app.client_id && text(e, "environment") == app.environment {
                 id_tokens.entry(text(e, "home_account_id")).or_insert(e);
             }
         }
         let realm = app.realm(None);
-        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::new();
+        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::with_capacity(hids.len());
         for (_, e) in self.section(ACCOUNT) {
             if text(e, "environment") == app.environment {
                 entries
@@ -271,8 +271,8 @@ impl CacheDoc {
             .into_iter()
             .filter_map(|hid| {
                 let entry = entries.get(hid)?.best()?;
-                let id_token = id_tokens.get(hid).map(|e| IdToken::new(text(e, "secret")));
-                Some(account_of(entry, app.environment, hid, id_token.as_ref()))
+                let id_token = id_tokens.get(hid).map(|e| text(e, "secret"));
+                Some(account_of(entry, app.environment, hid, id_token))
             })
             .collect();
         accounts.sort_by(|a, b| a.username().cmp(b.username()));
@@ -296,10 +296,8 @@ impl CacheDoc {
             if hid.is_empty() || !seen.insert((hid, env)) {
                 continue;
             }
-            let id_token = id_tokens
-                .get(&(hid, env))
-                .map(|t| IdToken::new(text(t, "secret")));
-            accounts.push(account_of(e, env, hid, id_token.as_ref()));
+            let id_token = id_tokens.get(&(hid, env)).map(|t| text(t, "secret"));
+            accounts.push(account_of(e, env, hid, id_token));
         }
         accounts.sort_by(|a, b| a.username().cmp(b.username()));
         accounts
@@ -342,7 +340,12 @@ impl CacheDoc {
                 entries.offer(e, realm);
             }
         }
-        Some(account_of(entries.best()?, app.environment, hid, id_token))
+        Some(account_of(
+            entries.best()?,
+            app.environment,
+            hid,
+            id_token.map(IdToken::secret),
+        ))
     }
 
     /// Stores what a sign-in or a refresh returned. `replaces` is the key of
@@ -550,8 +553,8 @@ impl<'a> AccountEntries<'a> {
 }
 
 /// An account from its Account entry and the claims of its id_token.
-fn account_of(entry: &Entry, environment: &str, hid: &str, id_token: Option<&IdToken>) -> Account {
-    let claims = id_token.and_then(|t| decode_jwt_claims(t.secret()).ok());
+fn account_of(entry: &Entry, environment: &str, hid: &str, id_token: Option<&str>) -> Account {
+    let claims = id_token.and_then(|t| decode_jwt_claims(t).ok());
     let claim = |name: &str| {
         claims
             .as_ref()
