@@ -81,6 +81,9 @@ struct Waker {
 struct Pipe {
     reader: std::os::unix::net::UnixStream,
     writer: std::os::unix::net::UnixStream,
+    /// Held by the one thread blocked on `reader`: the read timeout is the
+    /// socket's, so two readers would overwrite each other's deadline.
+    reading: Mutex<()>,
 }
 
 #[cfg(unix)]
@@ -89,7 +92,11 @@ impl Pipe {
         let (reader, writer) = std::os::unix::net::UnixStream::pair()?;
         // A full buffer must never block a canceller: one byte is enough.
         writer.set_nonblocking(true)?;
-        Ok(Pipe { reader, writer })
+        Ok(Pipe {
+            reader,
+            writer,
+            reading: Mutex::new(()),
+        })
     }
 
     fn ring(&self) {
@@ -201,20 +208,33 @@ impl CancelHandle {
     /// Cancels every wait that uses this handle or a clone of it.
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        {
-            // Under the lock, so that a waiter between its look at the flag
-            // and its sleep cannot miss the bell.
-            let _guard = self
-                .waker
-                .lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.waker.bell.notify_all();
-        }
+        self.ring_bell();
         #[cfg(unix)]
         if let Some(pipe) = self.waker.pipe.get() {
             pipe.ring();
         }
+    }
+
+    fn ring_bell(&self) {
+        // Under the lock, so that a waiter between its look at the flag and
+        // its sleep cannot miss the bell.
+        let _guard = self
+            .waker
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.waker.bell.notify_all();
+    }
+
+    /// The wait of the thread that holds the socket: the others wait on the
+    /// bell, which it rings when a signal's byte arrives.
+    #[cfg(unix)]
+    fn wait_on_pipe(&self, pipe: &Pipe, until: Instant) -> bool {
+        let cancelled = pipe.wait(&self.flag, until);
+        if cancelled {
+            self.ring_bell();
+        }
+        cancelled
     }
 
     /// Whether [`cancel`](Self::cancel) was called or the flag was set.
@@ -225,7 +245,9 @@ impl CancelHandle {
     /// Blocks the calling thread until the handle is cancelled or `timeout`
     /// passes, on the real monotonic clock; returns whether it is cancelled.
     /// It may return a little early when only a bare flag can cancel (see
-    /// [`flag`](Self::flag)): callers that need the whole time loop.
+    /// [`flag`](Self::flag)): callers that need the whole time loop. With a
+    /// signal pipe, one waiting thread blocks on the socket; others waiting
+    /// at the same time look at the flag every 50 ms.
     ///
     /// ```
     /// use devicecode::CancelHandle;
@@ -243,11 +265,20 @@ impl CancelHandle {
             // the caller's loop repeats.
             return self.wait_timeout(Duration::from_secs(86_400));
         };
+        let mut bare = self.waker.bare.load(Ordering::SeqCst);
         #[cfg(unix)]
         if let Some(pipe) = self.waker.pipe.get() {
-            return pipe.wait(&self.flag, until);
+            match pipe.reading.try_lock() {
+                Ok(_reading) => return self.wait_on_pipe(pipe, until),
+                Err(std::sync::TryLockError::Poisoned(reading)) => {
+                    let _reading = reading.into_inner();
+                    return self.wait_on_pipe(pipe, until);
+                }
+                // Another thread waits on the socket and rings the bell when
+                // a byte comes; a bare flag may still be set meanwhile.
+                Err(std::sync::TryLockError::WouldBlock) => bare = true,
+            }
         }
-        let bare = self.waker.bare.load(Ordering::SeqCst);
         let mut guard = self
             .waker
             .lock
@@ -335,6 +366,29 @@ mod tests {
         let _pipe = cancel.signal_pipe().unwrap();
         let other = cancel.clone();
         waits_then_cancels(&cancel, move || other.cancel());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_signal_wakes_every_waiter_and_deadlines_are_their_own() {
+        use std::io::Write;
+        let cancel = CancelHandle::new();
+        let mut pipe = cancel.signal_pipe().unwrap();
+        let long = cancel.clone();
+        let long = std::thread::spawn(move || long.wait_timeout(Duration::from_secs(600)));
+        std::thread::sleep(Duration::from_millis(20));
+        // A second waiter with a short deadline ends on time, whoever
+        // holds the socket.
+        let started = Instant::now();
+        assert!(!cancel.wait_timeout(Duration::from_millis(60)));
+        assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
+        let short = cancel.clone();
+        let short = std::thread::spawn(move || short.wait_timeout(Duration::from_secs(600)));
+        std::thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        pipe.write_all(&[0]).unwrap();
+        assert!(long.join().unwrap() && short.join().unwrap());
+        assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
     }
 
     #[test]
