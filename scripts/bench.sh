@@ -192,8 +192,8 @@ if part wakeups; then
 # the voluntary context switches of the whole process (3 polls 1 s apart).
 echo "## Wake-ups of a sign-in (code + 2 pending polls + token, polls 1 s apart)"
 echo
-echo "| binary | wall time | voluntary context switches | clock_nanosleep | futex | recvfrom (socket reads, incl. the wait's) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| binary | wall time | voluntary context switches | clock_nanosleep | futex | recvfrom (socket reads, incl. the wait's) | SIGTERM to exit (3 runs) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 wakeups() { # label, binary
     reset
     read -r rc _ _ nvcsw wall < <(rusage "$2" login "${common[@]}" --cache "$work/wake.json")
@@ -204,8 +204,20 @@ wakeups() { # label, binary
         "$2" login "${common[@]}" --cache "$work/wake.json" >/dev/null 2>&1
     rm -f "$work/wake.json"
     calls() { awk -v s="$1" '$NF == s { n = $4 } END { print n + 0 }' "$work/strace"; }
-    printf '| %s | %s ms | %s | %s | %s | %s |\n' "$1" "$wall" "$nvcsw" \
-        "$(calls clock_nanosleep)" "$(calls futex)" "$(calls recvfrom)"
+    # SIGTERM during the wait (1.3 s in, between polls): time until it exits.
+    local lags=() start
+    for _ in 1 2 3; do
+        reset
+        "$2" login "${common[@]}" --cache "$work/wake.json" >/dev/null 2>&1 &
+        sleep 1.3
+        start=$(date +%s%N)
+        kill -TERM $!
+        wait $! || true
+        lags+=("$(awk -v n="$(($(date +%s%N) - start))" 'BEGIN { printf "%.1f", n / 1e6 }')")
+        rm -f "$work/wake.json"
+    done
+    printf '| %s | %s ms | %s | %s | %s | %s | %s ms |\n' "$1" "$wall" "$nvcsw" \
+        "$(calls clock_nanosleep)" "$(calls futex)" "$(calls recvfrom)" "${lags[*]}"
 }
 wakeups "glibc \`devicecode login\`" "$bin"
 [ -n "${BENCH_BEFORE:-}" ] && wakeups "before (BENCH_BEFORE)" "$BENCH_BEFORE"
