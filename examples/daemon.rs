@@ -107,7 +107,11 @@ fn main() -> ExitCode {
     };
     let cancel = CancelHandle::new();
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        if let Err(e) = signal_hook::flag::register(signal, cancel.flag()) {
+        // The flag makes is_cancelled() true; the byte the handler writes
+        // to the pipe wakes a sleeping wait at once.
+        let watched = signal_hook::flag::register(signal, cancel.flag())
+            .and_then(|_| signal_hook::low_level::pipe::register(signal, cancel.signal_pipe()?));
+        if let Err(e) = watched {
             eprintln!("<3>cannot watch signal {signal}: {e}");
             return ExitCode::from(2);
         }
@@ -151,10 +155,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         }
-        // Sleep in short slices so SIGTERM is honoured within 100 ms.
+        // One sleep that SIGTERM ends at once.
         let wake = Instant::now() + every;
         while !cancel.is_cancelled() && Instant::now() < wake {
-            std::thread::sleep(Duration::from_millis(100));
+            cancel.wait_timeout(wake.saturating_duration_since(Instant::now()));
         }
     }
     eprintln!("<6>stopping");

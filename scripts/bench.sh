@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # Measures the `devicecode` command against the test authority on loopback:
 # one complete sign-in (code + 2 pending polls + token + cache write), a
-# silent cache hit and a silent refresh. Prints a markdown report.
+# silent cache hit and a silent refresh; a fresh process's cache hit with 1,
+# 100 and 1000 accounts in the file; the wake-ups of a sign-in's wait.
+# Prints a markdown report.
 #
 #   scripts/bench.sh > benches/RESULTS.md
+#   BENCH_TARGETS= BENCH_PARTS="accounts wakeups" scripts/bench.sh   # native, quick
 #
 # Environment: BENCH_PROFILE (cargo profile of the measured binary, default
 # "release-small"), BENCH_TARGETS (targets whose stripped size is reported;
 # their toolchains are installed as scripts/cross-test.sh does; default
 # "x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
-# The runs are measured for the host's glibc binary and for a static musl one.
-# Needs gcc (a launcher that reads wait4's rusage) and valgrind (callgrind).
+# BENCH_PARTS (default "size runs accounts wakeups inprocess"): the sections
+# to produce. The runs are measured for the host's glibc binary and for a
+# static musl one. Needs gcc (a launcher that reads wait4's rusage), valgrind
+# (callgrind) and, for "wakeups", strace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NO_PROXY="127.0.0.1,localhost,::1"
 export CARGO_TERM_COLOR=never
 
 profile=${BENCH_PROFILE:-release-small}
-targets=${BENCH_TARGETS:-x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
+targets=${BENCH_TARGETS-x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
+parts=" ${BENCH_PARTS:-size runs accounts wakeups inprocess} "
+part() { [[ $parts == *" $1 "* ]]; }
 . scripts/cross-env.sh
 client_id=11111111-2222-3333-4444-555555555555
 
@@ -42,17 +49,21 @@ reset() { echo reset >&"${AUTH[1]}"; }
 mb() { awk -v n="$1" -v d="$2" 'BEGIN { printf "%.2f", n / d }'; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# Peak RSS (KiB) and user+sys CPU (ms) of one run, from wait4's rusage. The
-# launcher is a tiny static C program: Linux carries the peak RSS of the
-# process image that calls exec into the new one, so launching from python or
-# a shell would count their memory as ours.
+# Exit code, peak RSS (KiB), user+sys CPU (ms), voluntary context switches
+# (wake-ups after blocking) and wall time (ms) of one run, from wait4's
+# rusage. The launcher is a tiny static C program: Linux carries the peak RSS
+# of the process image that calls exec into the new one, so launching from
+# python or a shell would count their memory as ours.
 cat >"$work/launch.c" <<'EOF'
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
     if (pid == 0) {
         freopen("/dev/null", "w", stdout);
@@ -63,10 +74,13 @@ int main(int argc, char **argv) {
     int status;
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) < 0) return 2;
-    printf("%d %ld %.1f\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%d %ld %.1f %ld %.2f\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128,
            ru.ru_maxrss,
            (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
-               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0);
+               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0,
+           ru.ru_nvcsw,
+           (t1.tv_sec - t0.tv_sec) * 1000.0 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
     return 0;
 }
 EOF
@@ -82,7 +96,7 @@ instructions() {
 measure() { # name, then the command
     local name=$1; shift
     reset
-    read -r rc rss cpu < <(rusage "$@")
+    read -r rc rss cpu _ _ < <(rusage "$@")
     [ "$rc" = 0 ] || { echo "bench: '$name' exited with $rc" >&2; exit 1; }
     local counts; counts=$(stats)
     local ins; ins=$(instructions "$@")
@@ -98,13 +112,14 @@ echo "$(rustc --version), profile \`$profile\`. The test authority runs in its o
 echo "(test-authority/src/main.rs) and counts connections and handshakes; peak RSS and CPU come from"
 echo "wait4's rusage of the process, instructions from callgrind (all of them, start-up included)."
 echo
+musl_bin=""
+if part size; then
 echo "## Binary size (stripped)"
 echo
 echo "| target | bytes | MB |"
 echo "|---|---:|---:|"
 size=$(stripped "$bin")
 printf '| x86_64-unknown-linux-gnu | %s | %s |\n' "$size" "$(mb "$size" 1000000)"
-musl_bin=""
 for target in $targets; do
     built=$(
         cross_env "$target" && cross_install "$target" >&2 &&
@@ -123,6 +138,7 @@ for target in $targets; do
     fi
 done
 echo
+fi
 runs() { # binary, label
     local b=$1 label=$2
     measure "$label: sign-in (code + 2 pending polls + token + cache write)" \
@@ -131,6 +147,7 @@ runs() { # binary, label
     measure "$label: silent refresh (\`token --force-refresh\`)" \
         "$b" token "${common[@]}" --cache "$work/tokens.json" --force-refresh
 }
+if part runs; then
 echo "## One run of each"
 echo
 echo "| run | peak RSS | user+sys CPU | instructions | TCP connections | TLS handshakes | requests before the code |"
@@ -138,10 +155,81 @@ echo "|---|---:|---:|---:|---:|---:|---:|"
 runs "$bin" "glibc"
 [ -n "$musl_bin" ] && runs "$musl_bin" "static musl"
 echo
+fi
+
+if part accounts; then
+# What `devicecode token --account NAME` costs as a new process (start-up,
+# read and parse the file, list the accounts, the cached token), by the
+# number of accounts in the file. The files come from the in-process bench.
+DEVICECODE_BENCH_WRITE="$work/files" cargo bench --quiet --locked --bench silent_cache_hit >&2
+echo "## Silent cache hit in a fresh process, by accounts in the file (\`devicecode token --account\`)"
+echo
+echo "Median of 5 runs for time; instructions from callgrind (start-up included). Targets (issue 14):"
+echo "100 accounts ≤ 8 M instructions, 1000 accounts ≤ 60 M."
+echo
+echo "| accounts | file size | wall time | user+sys CPU | peak RSS | instructions |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for n in 1 100 1000; do
+    file="$work/files/tokens-$n.json"
+    # The files are Entra's (login.microsoftonline.com): a cache hit needs no network.
+    cmd=("$bin" token --client-id "$client_id" --tenant organizations --scope User.Read
+        --cache "$file" --account "user$((n / 2))@contoso.example")
+    walls=() cpus=()
+    for _ in 1 2 3 4 5; do
+        read -r rc rss cpu _ wall < <(rusage "${cmd[@]}")
+        [ "$rc" = 0 ] || { echo "bench: token with $n accounts exited with $rc" >&2; exit 1; }
+        walls+=("$wall") cpus+=("$cpu")
+    done
+    median() { printf '%s\n' "$@" | sort -n | sed -n 3p; }
+    printf '| %s | %s KiB | %s ms | %s ms | %s KiB | %s |\n' "$n" "$(($(stat -c %s "$file") / 1024))" \
+        "$(median "${walls[@]}")" "$(median "${cpus[@]}")" "$rss" "$(instructions "${cmd[@]}")"
+done
+echo
+fi
+
+if part wakeups; then
+# How often the sign-in's wait wakes: the syscalls that sleep or block, and
+# the voluntary context switches of the whole process (3 polls 1 s apart).
+echo "## Wake-ups of a sign-in (code + 2 pending polls + token, polls 1 s apart)"
+echo
+echo "| binary | wall time | voluntary context switches | clock_nanosleep | futex | recvfrom (socket reads, incl. the wait's) | SIGTERM to exit (3 runs) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+wakeups() { # label, binary
+    reset
+    read -r rc _ _ nvcsw wall < <(rusage "$2" login "${common[@]}" --cache "$work/wake.json")
+    [ "$rc" = 0 ] || { echo "bench: '$1' sign-in exited with $rc" >&2; exit 1; }
+    rm -f "$work/wake.json"
+    reset
+    strace -f -c -o "$work/strace" -e trace=clock_nanosleep,futex,recvfrom \
+        "$2" login "${common[@]}" --cache "$work/wake.json" >/dev/null 2>&1
+    rm -f "$work/wake.json"
+    calls() { awk -v s="$1" '$NF == s { n = $4 } END { print n + 0 }' "$work/strace"; }
+    # SIGTERM during the wait (1.3 s in, between polls): time until it exits.
+    local lags=() start
+    for _ in 1 2 3; do
+        reset
+        "$2" login "${common[@]}" --cache "$work/wake.json" >/dev/null 2>&1 &
+        sleep 1.3
+        start=$(date +%s%N)
+        kill -TERM $!
+        wait $! || true
+        lags+=("$(awk -v n="$(($(date +%s%N) - start))" 'BEGIN { printf "%.1f", n / 1e6 }')")
+        rm -f "$work/wake.json"
+    done
+    printf '| %s | %s ms | %s | %s | %s | %s | %s ms |\n' "$1" "$wall" "$nvcsw" \
+        "$(calls clock_nanosleep)" "$(calls futex)" "$(calls recvfrom)" "${lags[*]}"
+}
+wakeups "glibc \`devicecode login\`" "$bin"
+[ -n "${BENCH_BEFORE:-}" ] && wakeups "before (BENCH_BEFORE)" "$BENCH_BEFORE"
+echo
+fi
+
+if part inprocess; then
 echo "## Silent cache hit by file size (in process, \`cargo bench --bench silent_cache_hit\`)"
 echo
 cargo bench --quiet --locked --bench silent_cache_hit 2>/dev/null
 echo
+fi
 echo "The sign-in's wall time is dominated by the 1 s poll interval the test authority asks for."
 echo "Callgrind runs each command a second time; its counts include the process start."
 exec {AUTH[1]}>&-

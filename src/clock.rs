@@ -7,6 +7,7 @@
 //! Both are behind the [`Clock`] trait so that tests of a 15-minute flow run in
 //! milliseconds: [`ManualClock`] advances instantly when asked to sleep.
 
+use crate::cancel::{BARE_FLAG_SLICE, CancelHandle};
 use crate::error::{Error, ErrorKind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,10 +22,22 @@ pub trait Clock: Send + Sync {
     /// The wall-clock time now: used only for token expiries that are stored.
     fn wall(&self) -> SystemTime;
     /// Blocks the calling thread for `duration` (a fake clock advances instead).
-    ///
-    /// The flow never asks for more than a short slice at a time, so that
-    /// cancellation is noticed promptly.
     fn sleep(&self, duration: Duration);
+
+    /// Sleeps for at most `duration`, ending early when `cancel` is
+    /// cancelled; the flow calls it until its next poll is due, and looks at
+    /// the time and the handle after each call, so returning early is
+    /// always allowed.
+    ///
+    /// The provided version sleeps with [`sleep`](Self::sleep) in slices of
+    /// at most 50 ms, so that a clock that only implements `sleep` still
+    /// notices a cancel promptly. [`SystemClock`] instead blocks once, in a
+    /// wait that a cancel ends ([`CancelHandle::wait_timeout`]).
+    fn sleep_unless_cancelled(&self, duration: Duration, cancel: &CancelHandle) {
+        if !cancel.is_cancelled() {
+            self.sleep(duration.min(BARE_FLAG_SLICE));
+        }
+    }
 }
 
 /// The real clocks of the operating system and `std::thread::sleep`.
@@ -40,6 +53,9 @@ impl Clock for SystemClock {
     }
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
+    }
+    fn sleep_unless_cancelled(&self, duration: Duration, cancel: &CancelHandle) {
+        cancel.wait_timeout(duration);
     }
 }
 
@@ -172,6 +188,9 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
     fn sleep(&self, duration: Duration) {
         (**self).sleep(duration)
+    }
+    fn sleep_unless_cancelled(&self, duration: Duration, cancel: &CancelHandle) {
+        (**self).sleep_unless_cancelled(duration, cancel)
     }
 }
 
@@ -360,6 +379,20 @@ mod tests {
         );
         clock.sleep(Duration::from_secs(10));
         assert_eq!(clock.now() - mono, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_clock_that_only_sleeps_looks_at_the_cancel_every_50_ms() {
+        // ManualClock keeps the provided, slicing sleep_unless_cancelled.
+        let clock = ManualClock::new();
+        let cancel = CancelHandle::new();
+        clock.sleep_unless_cancelled(Duration::from_secs(600), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(50));
+        clock.sleep_unless_cancelled(Duration::from_millis(20), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(70));
+        cancel.cancel();
+        clock.sleep_unless_cancelled(Duration::from_secs(600), &cancel);
+        assert_eq!(clock.elapsed(), Duration::from_millis(70));
     }
 
     #[test]

@@ -28,8 +28,6 @@ const DEFAULT_EXPIRES_IN: u64 = 900;
 const MAX_EXPIRES_IN: u64 = 24 * 3600;
 /// An interval beyond this would outlive any code; it is capped here.
 const MAX_INTERVAL: u64 = 3600;
-/// The longest sleep between two looks at the cancel flag and the deadline.
-const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// The longest gap between retries after transport failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -368,8 +366,8 @@ pub(crate) fn wait(
     }
 }
 
-/// Sleeps in short slices until `until`, watching the cancel flag and both
-/// deadlines. `last_failure` becomes the cause of an expiry it leads to.
+/// Sleeps until `until` in waits that a cancel ends, watching the cancel
+/// flag and both deadlines. `last_failure` becomes the cause of an expiry it leads to.
 fn sleep_until(
     clock: &dyn Clock,
     until: Instant,
@@ -415,7 +413,7 @@ fn sleep_until(
         if let Some(d) = caller_deadline {
             wake = wake.min(d);
         }
-        clock.sleep(wake.saturating_duration_since(now).min(SLEEP_SLICE));
+        clock.sleep_unless_cancelled(wake.saturating_duration_since(now), cancel);
     }
 }
 

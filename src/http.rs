@@ -1,4 +1,5 @@
-//! The HTTP client: one keep-alive `ureq` agent per [`PublicClient`](crate::PublicClient).
+//! The HTTP client: one keep-alive `ureq` agent for all the
+//! [`PublicClient`](crate::PublicClient)s of a process that are set up alike.
 //!
 //! Everything here exists to make `ureq` behave for a token client: status
 //! codes are answers, not errors (the OAuth error JSON is in the body); every
@@ -9,7 +10,7 @@
 use crate::authority::check_endpoint_url;
 use crate::error::{Error, ErrorKind};
 use log::debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::Agent;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -99,8 +100,24 @@ impl Reply {
 }
 
 pub(crate) struct Http {
-    agent: Agent,
+    agent: Arc<Agent>,
 }
+
+/// Everything an agent is built from. Clients whose keys are equal get the
+/// same agent: one connection pool, and one root store that rustls builds
+/// from the certificates once, on the first connection.
+#[derive(PartialEq)]
+struct AgentKey {
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    proxy: Option<ureq::Proxy>,
+    bundled_roots: bool,
+    extra_roots: Vec<Vec<u8>>,
+}
+
+/// The agents of the clients alive now. An agent goes with the last client
+/// that uses it (closing its connections), as a client's own agent did.
+static AGENTS: Mutex<Vec<(AgentKey, Weak<Agent>)>> = Mutex::new(Vec::new());
 
 impl Http {
     pub fn new(settings: &HttpSettings) -> Result<Self, Error> {
@@ -111,35 +128,63 @@ impl Http {
                 Error::config(format!("the proxy '{url}' is not usable")).with_source(e)
             })?),
         };
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .accept("application/json")
-            .proxy(proxy)
-            // Five phases, each bounded: `HttpSettings::longest_exchange`
-            // adds them up; keep the two in step.
-            .timeout_connect(Some(settings.connect_timeout))
-            .timeout_send_request(Some(settings.io_timeout))
-            .timeout_send_body(Some(settings.io_timeout))
-            .timeout_recv_response(Some(settings.io_timeout))
-            .timeout_recv_body(Some(settings.io_timeout))
-            .input_buffer_size(BUFFER_SIZE)
-            .output_buffer_size(BUFFER_SIZE)
-            .max_idle_connections(4)
-            .max_idle_connections_per_host(2)
-            .tls_config(tls_config(settings)?)
-            .build();
-        Ok(Http {
-            agent: config.new_agent(),
-        })
+        let key = AgentKey {
+            connect_timeout: settings.connect_timeout,
+            io_timeout: settings.io_timeout,
+            proxy: proxy.clone(),
+            bundled_roots: !settings.replace_roots,
+            extra_roots: settings
+                .extra_roots
+                .iter()
+                .map(|c| c.der().to_vec())
+                .collect(),
+        };
+        let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        agents.retain(|(_, agent)| agent.strong_count() > 0);
+        if let Some(agent) = agents
+            .iter()
+            .find(|(known, _)| *known == key)
+            .and_then(|(_, agent)| agent.upgrade())
+        {
+            return Ok(Http { agent });
+        }
+        let agent = Arc::new(new_agent(settings, proxy)?);
+        agents.push((key, Arc::downgrade(&agent)));
+        Ok(Http { agent })
     }
+}
 
+fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agent, Error> {
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(concat!(
+            env!("CARGO_PKG_NAME"),
+            "/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .accept("application/json")
+        .proxy(proxy)
+        // Five phases, each bounded: `HttpSettings::longest_exchange` adds
+        // them up; keep the two in step.
+        .timeout_connect(Some(settings.connect_timeout))
+        .timeout_send_request(Some(settings.io_timeout))
+        .timeout_send_body(Some(settings.io_timeout))
+        .timeout_recv_response(Some(settings.io_timeout))
+        .timeout_recv_body(Some(settings.io_timeout))
+        .input_buffer_size(BUFFER_SIZE)
+        .output_buffer_size(BUFFER_SIZE)
+        // A shared agent may serve clients of several authorities: each
+        // keeps its connection while the others keep theirs.
+        .max_idle_connections(16)
+        .max_idle_connections_per_host(2)
+        .tls_config(tls_config(settings)?)
+        .build();
+    Ok(config.new_agent())
+}
+
+impl Http {
     /// `POST` an `application/x-www-form-urlencoded` body. Only transport
     /// failures are errors; every HTTP status comes back as a [`Reply`].
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, Error> {

@@ -10,6 +10,7 @@ use crate::json::Object;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::token::{Account, Token, decode_jwt_claims};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ACCESS_TOKEN: &str = "AccessToken";
@@ -248,15 +249,30 @@ impl CacheDoc {
             .collect();
         hids.sort_unstable();
         hids.dedup();
+        // One pass over each section, not one per account: a file of a
+        // thousand accounts must not cost a million comparisons.
+        let mut id_tokens: HashMap<&str, &Entry> = HashMap::with_capacity(hids.len());
+        for (_, e) in self.section(ID_TOKEN) {
+            if text(e, "client_id") == app.client_id && text(e, "environment") == app.environment {
+                id_tokens.entry(text(e, "home_account_id")).or_insert(e);
+            }
+        }
+        let realm = app.realm(None);
+        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::with_capacity(hids.len());
+        for (_, e) in self.section(ACCOUNT) {
+            if text(e, "environment") == app.environment {
+                entries
+                    .entry(text(e, "home_account_id"))
+                    .or_default()
+                    .offer(e, &realm);
+            }
+        }
         let mut accounts: Vec<Account> = hids
             .into_iter()
             .filter_map(|hid| {
-                let realm = app.realm(None);
-                let id_token = self
-                    .section(ID_TOKEN)
-                    .find(|(_, e)| owned_by(e, app, hid))
-                    .map(|(_, e)| IdToken::new(text(e, "secret")));
-                self.account_entry(app, hid, &realm, id_token.as_ref())
+                let entry = entries.get(hid)?.best()?;
+                let id_token = id_tokens.get(hid).map(|e| text(e, "secret"));
+                Some(account_of(entry, app.environment, hid, id_token))
             })
             .collect();
         accounts.sort_by(|a, b| a.username().cmp(b.username()));
@@ -266,30 +282,22 @@ impl CacheDoc {
     /// Every account in the document, whatever application signed it in:
     /// one per home account id and environment, ordered by username.
     pub fn all_accounts(&self) -> Vec<Account> {
-        let mut seen: Vec<(&str, &str)> = Vec::new();
+        // The first id_token of each account, whichever application got it.
+        let mut id_tokens: HashMap<(&str, &str), &Entry> = HashMap::new();
+        for (_, t) in self.section(ID_TOKEN) {
+            let key = (text(t, "home_account_id"), text(t, "environment"));
+            id_tokens.entry(key).or_insert(t);
+        }
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
         let mut accounts = Vec::new();
         for (_, e) in self.section(ACCOUNT) {
             let (hid, env) = (text(e, "home_account_id"), text(e, "environment"));
-            if hid.is_empty() || seen.contains(&(hid, env)) {
+            // The first entry of an account is the one in its own realm.
+            if hid.is_empty() || !seen.insert((hid, env)) {
                 continue;
             }
-            seen.push((hid, env));
-            let client_id = self
-                .section(ID_TOKEN)
-                .map(|(_, t)| t)
-                .find(|t| text(t, "home_account_id") == hid && text(t, "environment") == env)
-                .map_or("", |t| text(t, "client_id"));
-            let app = AppScope {
-                client_id,
-                environment: env,
-                tenant: None,
-                entra: true,
-            };
-            let id_token = self
-                .section(ID_TOKEN)
-                .find(|(_, t)| owned_by(t, &app, hid))
-                .map(|(_, t)| IdToken::new(text(t, "secret")));
-            accounts.extend(self.account_entry(&app, hid, text(e, "realm"), id_token.as_ref()));
+            let id_token = id_tokens.get(&(hid, env)).map(|t| text(t, "secret"));
+            accounts.push(account_of(e, env, hid, id_token));
         }
         accounts.sort_by(|a, b| a.username().cmp(b.username()));
         accounts
@@ -326,45 +334,17 @@ impl CacheDoc {
         realm: &str,
         id_token: Option<&IdToken>,
     ) -> Option<Account> {
-        let mut entries: Vec<&Entry> = self
-            .section(ACCOUNT)
-            .map(|(_, e)| e)
-            .filter(|e| {
-                text(e, "home_account_id") == hid && text(e, "environment") == app.environment
-            })
-            .collect();
-        entries.sort_by_key(|e| !text(e, "realm").eq_ignore_ascii_case(realm));
-        let entry = entries.first()?;
-        let claims = id_token.and_then(|t| decode_jwt_claims(t.secret()).ok());
-        let claim = |name: &str| {
-            claims
-                .as_ref()
-                .and_then(|c: &Object| c.str(name).ok().flatten())
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let username = match text(entry, "username") {
-            "" => claim("preferred_username")
-                .or_else(|| claim("upn"))
-                .or_else(|| claim("email"))
-                .unwrap_or_default(),
-            name => name.to_string(),
-        };
-        let oid = Some(text(entry, "local_account_id"))
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .or_else(|| claim("oid"));
-        let tid = claim("tid").or_else(|| {
-            let realm = text(entry, "realm");
-            (!realm.is_empty()).then(|| realm.to_string())
-        });
-        Some(Account::from_parts(
-            username,
-            claim("name"),
-            oid,
-            tid,
-            hid.to_string(),
-            app.environment.to_string(),
+        let mut entries = AccountEntries::default();
+        for (_, e) in self.section(ACCOUNT) {
+            if text(e, "home_account_id") == hid && text(e, "environment") == app.environment {
+                entries.offer(e, realm);
+            }
+        }
+        Some(account_of(
+            entries.best()?,
+            app.environment,
+            hid,
+            id_token.map(IdToken::secret),
         ))
     }
 
@@ -551,6 +531,62 @@ fn object_in(slot: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
+/// The Account entries of one account, as one pass over the section finds
+/// them: the first in the wanted realm wins, else the first of any realm.
+#[derive(Default)]
+struct AccountEntries<'a> {
+    in_realm: Option<&'a Entry>,
+    first: Option<&'a Entry>,
+}
+
+impl<'a> AccountEntries<'a> {
+    fn offer(&mut self, entry: &'a Entry, realm: &str) {
+        if self.in_realm.is_none() && text(entry, "realm").eq_ignore_ascii_case(realm) {
+            self.in_realm = Some(entry);
+        }
+        self.first.get_or_insert(entry);
+    }
+
+    fn best(&self) -> Option<&'a Entry> {
+        self.in_realm.or(self.first)
+    }
+}
+
+/// An account from its Account entry and the claims of its id_token.
+fn account_of(entry: &Entry, environment: &str, hid: &str, id_token: Option<&str>) -> Account {
+    let claims = id_token.and_then(|t| decode_jwt_claims(t).ok());
+    let claim = |name: &str| {
+        claims
+            .as_ref()
+            .and_then(|c: &Object| c.str(name).ok().flatten())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let username = match text(entry, "username") {
+        "" => claim("preferred_username")
+            .or_else(|| claim("upn"))
+            .or_else(|| claim("email"))
+            .unwrap_or_default(),
+        name => name.to_string(),
+    };
+    let oid = Some(text(entry, "local_account_id"))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .or_else(|| claim("oid"));
+    let tid = claim("tid").or_else(|| {
+        let realm = text(entry, "realm");
+        (!realm.is_empty()).then(|| realm.to_string())
+    });
+    Account::from_parts(
+        username,
+        claim("name"),
+        oid,
+        tid,
+        hid.to_string(),
+        environment.to_string(),
+    )
+}
+
 /// Whether a credential entry belongs to this app, place and account.
 fn owned_by(entry: &Entry, app: &AppScope<'_>, hid: &str) -> bool {
     text(entry, "client_id") == app.client_id
@@ -706,5 +742,75 @@ mod tests {
         assert_eq!(seconds(&entry, "c"), None);
         assert_eq!(seconds(&entry, "d"), None);
         assert_eq!(seconds(&entry, "missing"), None);
+    }
+
+    #[test]
+    fn accounts_pick_entries_and_order_as_before() {
+        // Keys sort, so section order is key order: the other app's id_token
+        // comes first, and h1's entry in another realm before its own.
+        let doc = CacheDoc::parse(
+            br#"{
+                "IdToken": {
+                    "a-other": {"client_id": "other", "environment": "login.example",
+                                "home_account_id": "h1", "secret": "h.eyJuYW1lIjoiT3RoZXIgYXBwIn0.s"},
+                    "b-mine": {"client_id": "cid", "environment": "login.example",
+                               "home_account_id": "h1", "secret": "h.eyJuYW1lIjoiQW5uIn0.s"}
+                },
+                "RefreshToken": {
+                    "r1": {"client_id": "cid", "environment": "login.example",
+                           "home_account_id": "h1", "secret": "s"},
+                    "r2": {"client_id": "cid", "environment": "login.example",
+                           "home_account_id": "h2", "secret": "s"}
+                },
+                "Account": {
+                    "h0": {"home_account_id": "h0", "environment": "other.example",
+                           "realm": "organizations", "username": "aaa"},
+                    "h1-a": {"home_account_id": "h1", "environment": "login.example",
+                             "realm": "tenant-x", "username": "ann@x", "local_account_id": "oid-x"},
+                    "h1-b": {"home_account_id": "h1", "environment": "login.example",
+                             "realm": "Organizations", "username": "ann@x", "local_account_id": "oid-org"},
+                    "h2-a": {"home_account_id": "h2", "environment": "login.example",
+                             "realm": "organizations", "username": "ann@x"},
+                    "h3": {"home_account_id": "h3", "environment": "login.example",
+                           "realm": "organizations", "username": "bob@x"}
+                }
+            }"#,
+        )
+        .unwrap();
+        let seen = |accounts: Vec<Account>| -> Vec<String> {
+            accounts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} {} {:?} {:?} {:?}",
+                        a.username(),
+                        a.home_account_id(),
+                        a.environment(),
+                        a.oid(),
+                        a.name(),
+                        a.tenant_id()
+                    )
+                })
+                .collect()
+        };
+        // The app's own id_token, the entry in the app's realm; equal names
+        // stay in home account id order.
+        assert_eq!(
+            seen(doc.accounts(&APP)),
+            [
+                r#"ann@x h1 login.example Some("oid-org") Some("Ann") Some("Organizations")"#,
+                r#"ann@x h2 login.example None None Some("organizations")"#,
+            ]
+        );
+        // Any app's first id_token, the account's first entry.
+        assert_eq!(
+            seen(doc.all_accounts()),
+            [
+                r#"aaa h0 other.example None None Some("organizations")"#,
+                r#"ann@x h1 login.example Some("oid-x") Some("Other app") Some("tenant-x")"#,
+                r#"ann@x h2 login.example None None Some("organizations")"#,
+                r#"bob@x h3 login.example None None Some("organizations")"#,
+            ]
+        );
     }
 }
