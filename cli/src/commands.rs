@@ -24,7 +24,10 @@ fn login(args: &Args) -> Result<(), Failure> {
     // Ctrl-C and SIGTERM (systemd stop) cancel the wait cleanly.
     let cancel = CancelHandle::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The pipe wakes the wait at once; the flag alone would be seen
+        // only at its next 50 ms look.
         signal_hook::flag::register(signal, cancel.flag())
+            .and_then(|_| signal_hook::low_level::pipe::register(signal, cancel.signal_pipe()?))
             .map_err(|e| Failure::usage(format!("cannot watch signal {signal}: {e}")))?;
     }
     let flow = app
