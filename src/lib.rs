@@ -79,6 +79,8 @@ pub use cancel::CancelHandle;
 pub use client::{PublicClient, PublicClientBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device_flow::DeviceFlow;
+#[cfg(feature = "qr")]
+pub use display::QrCode;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
