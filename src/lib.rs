@@ -47,6 +47,9 @@
 //!
 //! # Features
 //! - `bundled-roots` (default): Mozilla's root certificates compiled in.
+//! - `qr` (default): `QrCode`, the sign-in address as a QR code module
+//!   matrix, which [`StdoutDisplay`] also draws on a terminal (13.4 KiB on
+//!   aarch64).
 //!
 //! # Testing your program offline
 //! The crate `devicecode-test-authority` (in this repository's
