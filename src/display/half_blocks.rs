@@ -13,10 +13,15 @@ pub(crate) const QUIET_ZONE: usize = 2;
 const COLOURS: &str = "\x1b[97;40m";
 const RESET: &str = "\x1b[0m";
 
+/// How many terminal columns [`render`] takes.
+pub(crate) fn columns(code: &QrCode) -> usize {
+    code.size().saturating_add(2 * QUIET_ZONE)
+}
+
 /// The code with its quiet zone, one terminal line per two module rows,
 /// light modules drawn with the foreground colour.
 pub(crate) fn render(code: &QrCode) -> String {
-    let side = code.size().saturating_add(2 * QUIET_ZONE);
+    let side = columns(code);
     // Outside the code is light (quiet zone); below the last row, when the
     // row count is odd, is the terminal's own background.
     let light = |x: usize, y: usize| {

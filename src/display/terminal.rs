@@ -132,11 +132,20 @@ impl CodeDisplay for StdoutDisplay {
     }
 }
 
+/// The widest drawing made, in columns: a classic 80-column terminal. A
+/// longer address (or a server's padded one) would wrap into noise and push
+/// the code off the screen; the text is there in any case.
+#[cfg(feature = "qr")]
+const MAX_COLUMNS: usize = 80;
+
 #[cfg(feature = "qr")]
 fn draw_qr(out: &mut impl Write, flow: &DeviceFlow) -> io::Result<()> {
     let Some(code) = super::QrCode::for_flow(flow) else {
         return Ok(());
     };
+    if super::half_blocks::columns(&code) > MAX_COLUMNS {
+        return Ok(());
+    }
     writeln!(
         out,
         "Or scan this with a phone to open {}:",
@@ -253,5 +262,19 @@ mod tests {
         );
         assert_eq!(read_back(&text), "https://login.example/device");
         assert!(!text.contains("evil"));
+    }
+
+    #[cfg(feature = "qr")]
+    #[test]
+    fn an_address_too_long_for_80_columns_is_not_drawn() {
+        // Byte mode at level L: 411 bytes take version 13 (69 modules, 73
+        // columns); 631 take version 17 (85 modules, 89 columns).
+        let fits = format!("https://login.example/device?c={}", "a".repeat(380));
+        let text = shown(&StdoutDisplay::with_terminal(true), &flow(Some(&fits)));
+        assert!(has_drawing(&text));
+        let long = format!("https://login.example/device?c={}", "a".repeat(600));
+        let text = shown(&StdoutDisplay::with_terminal(true), &flow(Some(&long)));
+        assert!(text.contains(&long), "the text stays");
+        assert!(!has_drawing(&text), "{text:?}");
     }
 }

@@ -24,7 +24,15 @@ fn into_a_pipe_only_the_text_goes_even_with_qr() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    assert!(stdout.contains("enter the code"), "{stdout}");
+    let code = stdout
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default();
+    assert!(
+        !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "the user code is printed: {stdout}"
+    );
     assert!(
         stdout.contains(&format!("{}/devicelogin", auth.base_url())),
         "{stdout}"
