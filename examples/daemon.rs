@@ -11,8 +11,10 @@
 //!
 //! There is no terminal: the code goes to the journal, and to
 //! `$RUNTIME_DIRECTORY/signin-code` (or `<state dir>/signin-code`) for an LCD
-//! or a status page to pick up; that file is removed when the sign-in ends.
-//! See `examples/devicecode-daemon.service`.
+//! or a status page to pick up, with the address as a QR code beside it in
+//! `signin-code.pbm` (a 1-bit PBM image, one pixel per module, quiet zone
+//! included: scale it by a whole number for the panel). Both are removed
+//! when the sign-in ends. See `examples/devicecode-daemon.service`.
 
 use devicecode::{
     Authority, CancelHandle, CodeDisplay, DeviceFlow, ErrorKind, FileCache, Outcome, PublicClient,
@@ -21,24 +23,62 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// Shows the code in the journal and in a file another program displays.
+/// Shows the code in the journal and in files another program displays.
 struct PanelDisplay {
     code_file: PathBuf,
+}
+
+impl PanelDisplay {
+    fn image_file(&self) -> PathBuf {
+        self.code_file.with_extension("pbm")
+    }
+}
+
+/// Writes `bytes` aside and renames them into place, so a reader never sees
+/// half a file.
+fn replace(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".new");
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
+
+/// The QR code as a raw (P4) PBM: 1 is black, rows padded to whole bytes.
+#[cfg(feature = "qr")]
+fn pbm(code: &devicecode::QrCode) -> Vec<u8> {
+    // The standard's quiet zone: a panel shows nothing else around it.
+    const QUIET: usize = 4;
+    let side = code.size().saturating_add(2 * QUIET);
+    let mut image = format!("P4\n{side} {side}\n").into_bytes();
+    for y in 0..side {
+        let mut row = vec![0u8; side.div_ceil(8)];
+        for x in 0..side {
+            let dark = x >= QUIET && y >= QUIET && code.is_dark(x - QUIET, y - QUIET);
+            if let Some(byte) = row.get_mut(x / 8).filter(|_| dark) {
+                *byte |= 0x80 >> (x % 8);
+            }
+        }
+        image.extend(row);
+    }
+    image
 }
 
 impl CodeDisplay for PanelDisplay {
     fn show(&self, flow: &DeviceFlow) -> std::io::Result<()> {
         // "<5>" is the journal's "notice" priority.
         eprintln!("<5>{}", flow.message());
+        // The image first: a reader that sees the code file finds its QR code.
+        #[cfg(feature = "qr")]
+        if let Some(code) = devicecode::QrCode::for_flow(flow) {
+            replace(&self.image_file(), &pbm(&code))?;
+        }
         let text = format!("{}\n{}\n", flow.verification_uri(), flow.user_code());
-        // Written aside and renamed, so a reader never sees half a code.
-        let temp = self.code_file.with_extension("new");
-        std::fs::write(&temp, text)?;
-        std::fs::rename(&temp, &self.code_file)
+        replace(&self.code_file, text.as_bytes())
     }
 
     fn finished(&self, outcome: &Outcome<'_>) {
         let _ = std::fs::remove_file(&self.code_file);
+        let _ = std::fs::remove_file(self.image_file());
         match outcome {
             Outcome::SignedIn(account) => eprintln!(
                 "<5>signed in as {}",

@@ -458,7 +458,9 @@ impl PublicClientBuilder {
             authority,
             http: Http::new(&self.http)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            display: self.display.unwrap_or_else(|| Box::new(StdoutDisplay)),
+            display: self
+                .display
+                .unwrap_or_else(|| Box::new(StdoutDisplay::new())),
             // The lock is held for one refresh at most: waiters wait that long.
             cache: Cache::new(
                 self.cache.unwrap_or_else(|| Box::new(MemoryCache::new())),

@@ -47,6 +47,9 @@
 //!
 //! # Features
 //! - `bundled-roots` (default): Mozilla's root certificates compiled in.
+//! - `qr` (default): `QrCode`, the sign-in address as a QR code module
+//!   matrix, which [`StdoutDisplay`] also draws on a terminal (13.4 KiB on
+//!   aarch64).
 //!
 //! # Testing your program offline
 //! The crate `devicecode-test-authority` (in this repository's
@@ -79,6 +82,8 @@ pub use cancel::CancelHandle;
 pub use client::{PublicClient, PublicClientBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device_flow::DeviceFlow;
+#[cfg(feature = "qr")]
+pub use display::QrCode;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};

@@ -84,13 +84,18 @@ fn signs_in_once_then_lives_on_the_token_file() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let code_file = dir.join("signin-code");
+    let image_file = dir.join("signin-code.pbm");
 
     let (child, lines) = start(&auth, &dir);
     let shown = std::sync::Mutex::new(None);
+    let image = std::sync::Mutex::new(None);
     let seen = wait_for(&lines, "signed in as device.user@contoso.example", || {
         if let Ok(text) = std::fs::read_to_string(&code_file) {
             assert!(!text.is_empty(), "a reader never sees a half-written code");
             shown.lock().unwrap().get_or_insert(text);
+        }
+        if let Ok(bytes) = std::fs::read(&image_file) {
+            image.lock().unwrap().get_or_insert(bytes);
         }
     });
     assert!(
@@ -104,8 +109,17 @@ fn signs_in_once_then_lives_on_the_token_file() {
         .expect("the code file was written");
     assert!(shown.contains("/devicelogin"), "{shown}");
     assert!(
-        !code_file.exists(),
-        "the code is cleared when the sign-in ends"
+        !code_file.exists() && !image_file.exists(),
+        "the code and its image are cleared when the sign-in ends"
+    );
+    // The panel's image is a QR code of the address the person opens.
+    let image = image
+        .into_inner()
+        .unwrap()
+        .expect("the QR code image was written");
+    assert_eq!(
+        common::qr::decode_pbm(&image),
+        format!("{}/devicelogin", auth.base_url())
     );
     wait_for(&lines, "have a token", || {});
     // The next round is a silent cache hit.

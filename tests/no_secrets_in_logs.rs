@@ -57,7 +57,7 @@ fn no_secret_is_logged_at_any_level() {
         &clock,
         &seen,
     )
-    .display(devicecode::LogDisplay)
+    .display(devicecode::LogDisplay::new())
     .token_cache(FileCache::new(&cache))
     .build()
     .unwrap();

@@ -44,6 +44,8 @@ pub struct Args {
     pub cache: Option<PathBuf>,
     pub account: Option<String>,
     pub force_refresh: bool,
+    /// Whether `login` draws a QR code (only ever on a terminal).
+    pub qr: bool,
     pub verbose: bool,
 }
 
@@ -228,6 +230,9 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         scopes.push(checked_scope(scope)?);
     }
     let timeout = raw(Key::Timeout).map(seconds).transpose()?;
+    if raw(Key::Qr).is_some() && raw(Key::NoQr).is_some() {
+        return Err("--qr and --no-qr contradict each other: give one".into());
+    }
     let server = server(
         text(Key::Tenant)?,
         text(Key::Authority)?,
@@ -245,6 +250,7 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         cache: path(Key::Cache),
         account: text(Key::Account)?,
         force_refresh: raw(Key::ForceRefresh).is_some(),
+        qr: raw(Key::NoQr).is_none(),
         verbose: raw(Key::Verbose).is_some(),
     }))
 }
@@ -440,5 +446,14 @@ mod tests {
         assert!(error(&[b"token", b"--force-refresh=yes"]).contains("no value"));
         assert!(error(&[b"token", b"--account"]).contains("needs a value"));
         assert!(error(&[b"token", b"--client-id", b"a b"]).contains("--client-id"));
+    }
+
+    #[test]
+    fn the_qr_code_is_on_unless_no_qr_and_both_contradict() {
+        assert!(run(&[b"login"], &[]).qr);
+        assert!(run(&[b"login", b"--qr"], &[]).qr);
+        assert!(!run(&[b"login", b"--no-qr"], &[]).qr);
+        assert!(error(&[b"login", b"--qr", b"--no-qr"]).contains("contradict"));
+        assert!(error(&[b"token", b"--no-qr"]).contains("does not take"));
     }
 }

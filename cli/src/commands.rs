@@ -7,6 +7,7 @@ use crate::output::{err, escape, out};
 use crate::{ca_file, options::Command};
 use devicecode::{
     Account, Authority, CancelHandle, Error, ErrorKind, FileCache, PublicClient, SilentOptions,
+    StdoutDisplay,
 };
 use std::time::Duration;
 
@@ -208,7 +209,8 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         .ok_or_else(|| Failure::usage("--client-id is required (or DEVICECODE_CLIENT_ID)"))?;
     let mut builder = PublicClient::builder(client_id)
         .authority(authority(args)?)
-        .token_cache(cache(args)?);
+        .token_cache(cache(args)?)
+        .display(StdoutDisplay::new().qr(args.qr));
     if let Some(path) = &args.ca_file {
         let pem = ca_file::read(path).map_err(Failure::usage)?;
         check_roots(path, &pem)?;

@@ -47,6 +47,8 @@ pub enum Key {
     Cache,
     Account,
     ForceRefresh,
+    Qr,
+    NoQr,
     Verbose,
     Help,
 }
@@ -188,6 +190,24 @@ pub static SPECS: &[Spec] = &[
         env: None,
         commands: &[Token],
         about: "redeem the refresh token even when the cached access token is still good",
+    },
+    Spec {
+        key: Key::Qr,
+        long: "--qr",
+        short: None,
+        value: None,
+        env: None,
+        commands: &[Login],
+        about: "also draw the sign-in address as a QR code when stdout is a terminal (the default)",
+    },
+    Spec {
+        key: Key::NoQr,
+        long: "--no-qr",
+        short: None,
+        value: None,
+        env: None,
+        commands: &[Login],
+        about: "print the code and the address without the QR code",
     },
     Spec {
         key: Key::Verbose,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod qr;
 
 use devicecode::{Authority, FnDisplay, ManualClock, Outcome, PublicClient, PublicClientBuilder};
 use devicecode_test_authority::{Endpoint, RecordedRequest, Stats, TestAuthority};

@@ -7,6 +7,7 @@ mod ca_paths;
 mod common;
 mod concurrency;
 mod not_saved;
+mod qr;
 mod token_safety;
 mod wording;
 

@@ -1,9 +1,23 @@
 //! Showing the code to a person: on a terminal, an LCD, a log, an MQTT topic.
 
+mod countdown;
+#[cfg(feature = "qr")]
+mod half_blocks;
+mod log;
+#[cfg(feature = "qr")]
+mod qr;
+mod terminal;
+
+pub use self::log::LogDisplay;
+#[cfg(feature = "qr")]
+pub use qr::QrCode;
+pub use terminal::StdoutDisplay;
+
 use crate::device_flow::DeviceFlow;
 use crate::error::Error;
 use crate::token::Account;
-use std::io::{self, Write};
+use std::io;
+use std::time::Duration;
 
 /// How a sign-in ended, told to the display so it can clear the code.
 #[derive(Debug)]
@@ -18,9 +32,10 @@ pub enum Outcome<'a> {
 /// Shows the user code and where to enter it.
 ///
 /// Implement it to put the code on an LCD, in a log line, in an MQTT message
-/// or a QR code (use [`DeviceFlow::verification_uri_complete`] for the QR
-/// code when the server sends one). [`StdoutDisplay`] is the default;
-/// [`FnDisplay`] turns closures into a display.
+/// or a QR code (with the crate's `qr` feature, `QrCode::for_flow` gives the
+/// module matrix of the right address). [`StdoutDisplay`] is the default;
+/// [`LogDisplay`] writes to the `log` crate; [`FnDisplay`] turns closures
+/// into a display.
 ///
 /// Every text in [`DeviceFlow`] is already stripped of control characters,
 /// so a hostile server cannot send terminal escape sequences through it.
@@ -45,50 +60,23 @@ pub trait CodeDisplay: Send + Sync {
     /// [`ErrorKind::Display`](crate::ErrorKind::Display).
     fn show(&self, flow: &DeviceFlow) -> io::Result<()>;
 
+    /// Hears, many times a second while the wait goes on, how long is left
+    /// before the code expires (or the caller's limit runs out, whichever
+    /// comes first): for a countdown. It must return at once; a display
+    /// redraws only when what it shows changes. The default does nothing.
+    fn waiting(&self, left: Duration) {
+        let _ = left;
+    }
+
     /// Hears that the wait ended. The default does nothing.
     fn finished(&self, outcome: &Outcome<'_>) {
         let _ = outcome;
     }
 }
 
-/// Prints the server's sentence (or ours) on standard output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StdoutDisplay;
-
-impl CodeDisplay for StdoutDisplay {
-    fn show(&self, flow: &DeviceFlow) -> io::Result<()> {
-        let mut out = io::stdout().lock();
-        writeln!(out, "{}", flow.message())?;
-        if let Some(complete) = flow.verification_uri_complete() {
-            writeln!(out, "(or open {complete} to skip typing the code)")?;
-        }
-        out.flush()
-    }
-}
-
-/// Writes the message to the `log` crate at `info` level: for daemons whose
-/// journal is the only screen. The user code is meant to be seen, so it is
-/// logged; the device code never is.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogDisplay;
-
-impl CodeDisplay for LogDisplay {
-    fn show(&self, flow: &DeviceFlow) -> io::Result<()> {
-        log::info!("{}", flow.message());
-        Ok(())
-    }
-
-    fn finished(&self, outcome: &Outcome<'_>) {
-        match outcome {
-            Outcome::SignedIn(Some(account)) => log::info!("signed in as {}", account.username()),
-            Outcome::SignedIn(None) => log::info!("signed in"),
-            Outcome::Failed(error) => log::warn!("sign-in did not complete: {error:#}"),
-        }
-    }
-}
-
 type ShowFn = dyn Fn(&DeviceFlow) -> io::Result<()> + Send + Sync;
 type FinishedFn = dyn Fn(&Outcome<'_>) + Send + Sync;
+type WaitingFn = dyn Fn(Duration) + Send + Sync;
 
 /// A display made of closures.
 ///
@@ -104,6 +92,7 @@ type FinishedFn = dyn Fn(&Outcome<'_>) + Send + Sync;
 pub struct FnDisplay {
     show: Box<ShowFn>,
     finished: Option<Box<FinishedFn>>,
+    waiting: Option<Box<WaitingFn>>,
 }
 
 impl FnDisplay {
@@ -112,12 +101,20 @@ impl FnDisplay {
         FnDisplay {
             show: Box::new(show),
             finished: None,
+            waiting: None,
         }
     }
 
     /// Also calls `finished` when the wait ends.
     pub fn on_finished(mut self, finished: impl Fn(&Outcome<'_>) + Send + Sync + 'static) -> Self {
         self.finished = Some(Box::new(finished));
+        self
+    }
+
+    /// Also calls `waiting` with the time left while the wait goes on
+    /// (see [`CodeDisplay::waiting`]).
+    pub fn on_waiting(mut self, waiting: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.waiting = Some(Box::new(waiting));
         self
     }
 }
@@ -131,6 +128,12 @@ impl std::fmt::Debug for FnDisplay {
 impl CodeDisplay for FnDisplay {
     fn show(&self, flow: &DeviceFlow) -> io::Result<()> {
         (self.show)(flow)
+    }
+
+    fn waiting(&self, left: Duration) {
+        if let Some(waiting) = &self.waiting {
+            waiting(left);
+        }
     }
 
     fn finished(&self, outcome: &Outcome<'_>) {
