@@ -254,6 +254,7 @@ impl PublicClient {
             clock: self.clock.as_ref(),
             requests: &self.requests,
             environment: self.authority.environment(),
+            display: self.display.as_ref(),
         }
     }
 

@@ -7,6 +7,7 @@
 use crate::authority::check_endpoint_url;
 use crate::cancel::CancelHandle;
 use crate::clock::Clock;
+use crate::display::CodeDisplay;
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
@@ -282,6 +283,8 @@ pub(crate) struct WaitContext<'a> {
     pub clock: &'a dyn Clock,
     pub requests: &'a Requests,
     pub environment: &'a str,
+    /// Told how long is left, for a countdown.
+    pub display: &'a dyn CodeDisplay,
 }
 
 /// Step 2: polls until the person decides, the code expires, the caller's
@@ -310,7 +313,7 @@ pub(crate) fn wait(
 
     loop {
         sleep_until(
-            clock,
+            ctx,
             next_poll,
             code_deadline,
             caller_deadline,
@@ -369,7 +372,7 @@ pub(crate) fn wait(
 /// Sleeps until `until` in waits that a cancel ends, watching the cancel
 /// flag and both deadlines. `last_failure` becomes the cause of an expiry it leads to.
 fn sleep_until(
-    clock: &dyn Clock,
+    ctx: &WaitContext<'_>,
     until: Instant,
     code_deadline: Instant,
     caller_deadline: Option<Instant>,
@@ -384,7 +387,7 @@ fn sleep_until(
                 "the wait for sign-in was cancelled",
             ));
         }
-        let now = clock.now();
+        let now = ctx.clock.now();
         if caller_deadline.is_some_and(|d| now >= d) {
             let secs = limit.unwrap_or_default().as_secs();
             return Err(Error::new(
@@ -409,11 +412,13 @@ fn sleep_until(
         if now >= until {
             return Ok(());
         }
-        let mut wake = until.min(code_deadline);
-        if let Some(d) = caller_deadline {
-            wake = wake.min(d);
+        let end = caller_deadline.map_or(code_deadline, |d| d.min(code_deadline));
+        ctx.display.waiting(end.saturating_duration_since(now));
+        let mut wake = until.min(end);
+        if let Some(tick) = ctx.display.waiting_every().and_then(|t| now.checked_add(t)) {
+            wake = wake.min(tick);
         }
-        clock.sleep_unless_cancelled(wake.saturating_duration_since(now), cancel);
+        ctx.clock.sleep_unless_cancelled(wake.saturating_duration_since(now), cancel);
     }
 }
 

@@ -172,6 +172,39 @@ fn a_code_nobody_enters_expires_after_fifteen_minutes_in_milliseconds() {
 }
 
 #[test]
+fn the_display_hears_the_time_left_for_a_countdown() {
+    // A display with a countdown asks to hear the time left every second
+    // (FnDisplay::on_waiting does); it hears every second of the wait.
+    let clock = ManualClock::new();
+    let auth = authority(Approval::AfterPolls(3), &clock);
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&heard);
+    let app = PublicClient::builder(CLIENT_ID)
+        .authority(Authority::entra_at(&auth.base_url(), "organizations").unwrap())
+        .only_root_certificates_pem(auth.ca_pem())
+        .clock(clock.clone())
+        .display(
+            devicecode::FnDisplay::new(|_| Ok(()))
+                .on_waiting(move |left| log.lock().unwrap().push(left.as_secs())),
+        )
+        .no_proxy()
+        .build()
+        .unwrap();
+    app.sign_in_with_device_code(&[], &CancelHandle::new())
+        .unwrap();
+    let heard = heard.lock().unwrap().clone();
+    // Three polls 5 s apart: 15 s of waiting, every second of it heard.
+    assert!(
+        heard.windows(2).all(|w| w[1] <= w[0]),
+        "counts down: {heard:?}"
+    );
+    let mut seconds = heard.clone();
+    seconds.dedup();
+    assert_eq!(seconds, (885..=900).rev().collect::<Vec<u64>>());
+    assert_eq!(auth.stats().polls().len(), 3);
+}
+
+#[test]
 fn a_wall_clock_jump_neither_shortens_nor_lengthens_the_wait() {
     for jump in [-40 * 365 * 86_400_i64, 5 * 365 * 86_400] {
         let clock = ManualClock::new();

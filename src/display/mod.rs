@@ -60,12 +60,22 @@ pub trait CodeDisplay: Send + Sync {
     /// [`ErrorKind::Display`](crate::ErrorKind::Display).
     fn show(&self, flow: &DeviceFlow) -> io::Result<()>;
 
-    /// Hears, many times a second while the wait goes on, how long is left
-    /// before the code expires (or the caller's limit runs out, whichever
-    /// comes first): for a countdown. It must return at once; a display
-    /// redraws only when what it shows changes. The default does nothing.
+    /// Hears, while the wait goes on, how long is left before the code
+    /// expires (or the caller's limit runs out, whichever comes first): for
+    /// a countdown. It is told before every poll, and besides as often as
+    /// [`waiting_every`](Self::waiting_every) asks. It must return at once; a
+    /// display redraws only when what it shows changes. The default does
+    /// nothing.
     fn waiting(&self, left: Duration) {
         let _ = left;
+    }
+
+    /// How often [`waiting`](Self::waiting) should be told, at most, if
+    /// more often than at each poll (the wait then wakes that often: a
+    /// terminal countdown asks for every second). The default, `None`, asks
+    /// for nothing more, so the wait sleeps from poll to poll.
+    fn waiting_every(&self) -> Option<Duration> {
+        None
     }
 
     /// Hears that the wait ended. The default does nothing.
@@ -111,8 +121,8 @@ impl FnDisplay {
         self
     }
 
-    /// Also calls `waiting` with the time left while the wait goes on
-    /// (see [`CodeDisplay::waiting`]).
+    /// Also calls `waiting` with the time left while the wait goes on, at
+    /// each poll and every second (see [`CodeDisplay::waiting`]).
     pub fn on_waiting(mut self, waiting: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.waiting = Some(Box::new(waiting));
         self
@@ -134,6 +144,10 @@ impl CodeDisplay for FnDisplay {
         if let Some(waiting) = &self.waiting {
             waiting(left);
         }
+    }
+
+    fn waiting_every(&self) -> Option<Duration> {
+        self.waiting.as_ref().map(|_| Duration::from_secs(1))
     }
 
     fn finished(&self, outcome: &Outcome<'_>) {

@@ -126,6 +126,11 @@ impl CodeDisplay for StdoutDisplay {
         let _ = self.waiting_on(&mut io::stdout().lock(), left);
     }
 
+    fn waiting_every(&self) -> Option<Duration> {
+        // Only a countdown on screen is worth waking up for.
+        (self.terminal && self.countdown).then_some(Duration::from_secs(1))
+    }
+
     fn finished(&self, outcome: &Outcome<'_>) {
         let _ = outcome;
         let _ = self.clear_countdown(&mut io::stdout().lock());
@@ -192,6 +197,20 @@ mod tests {
 
     fn has_drawing(text: &str) -> bool {
         text.contains(['\u{2580}', '\u{2584}', '\u{2588}', '\r', '\x1b'])
+    }
+
+    #[test]
+    fn only_a_countdown_on_screen_wakes_the_wait_between_polls() {
+        let every = |display: StdoutDisplay| display.waiting_every();
+        assert_eq!(every(StdoutDisplay::with_terminal(false)), None);
+        assert_eq!(
+            every(StdoutDisplay::with_terminal(true)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            every(StdoutDisplay::with_terminal(true).countdown(false)),
+            None
+        );
     }
 
     #[test]

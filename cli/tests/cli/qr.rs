@@ -74,6 +74,11 @@ mod terminal {
         let auth = authority();
         let shown = on_a_terminal(&auth, "qr-tty", &[]);
         assert!(shown.contains("enter the code"), "{shown}");
+        assert!(
+            shown.contains("waiting for sign-in, "),
+            "a countdown: {shown}"
+        );
+        assert!(shown.contains(" left"), "{shown}");
         assert_eq!(
             decode_terminal(&shown),
             format!("{}/devicelogin", auth.base_url())
