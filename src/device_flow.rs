@@ -418,7 +418,8 @@ fn sleep_until(
         if let Some(tick) = ctx.display.waiting_every().and_then(|t| now.checked_add(t)) {
             wake = wake.min(tick);
         }
-        ctx.clock.sleep_unless_cancelled(wake.saturating_duration_since(now), cancel);
+        ctx.clock
+            .sleep_unless_cancelled(wake.saturating_duration_since(now), cancel);
     }
 }
 

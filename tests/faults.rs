@@ -284,14 +284,16 @@ const OTHER_TESTS: &[(&str, &str)] = &[
 /// requests can meet a fault.
 const PHASE_LIMIT: Duration = Duration::from_secs(8);
 
-/// A client for the authority with 1 s HTTP timeouts.
+/// A client for the authority with 1 s I/O timeouts. Connecting (TCP and
+/// TLS) gets 5 s: no fault here needs a short one, and a TLS handshake under
+/// qemu on a busy machine can take more than a second.
 fn client(auth: &TestAuthority, clock: impl Clock + 'static) -> PublicClientBuilder {
     PublicClient::builder(CLIENT_ID)
         .authority(Authority::entra_at(&auth.base_url(), "organizations").unwrap())
         .only_root_certificates_pem(auth.ca_pem())
         .clock(clock)
         .display(Seen::default().display())
-        .connect_timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_secs(5))
         .io_timeout(Duration::from_secs(1))
         .no_proxy()
 }
@@ -559,7 +561,7 @@ fn the_matrix_document_is_current() {
          Rendered from `tests/faults.rs` (`DEVICECODE_BLESS=1 cargo test --test faults`);\n\
          the test `the_matrix_document_is_current` fails when this file is stale.\n\n\
          Each row is one test of `tests/faults.rs`, named in the last column, that injects the fault\n\
-         with the test authority over loopback HTTPS (1 s HTTP timeouts, time otherwise on a\n\
+         with the test authority over loopback HTTPS (1 s I/O timeouts, time otherwise on a\n\
          `ManualClock`) in each phase where it exists, and checks the error kind, whether it is\n\
          retryable and what the message says, within 8 s. After a failed step 1 a new request works;\n\
          while polling, \"retried\" means the same device code then signs in; after a failed silent\n\
