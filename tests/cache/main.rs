@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod msal_python;
 mod sign_in_once;
 
 use common::{CLIENT_ID, Seen, builder};

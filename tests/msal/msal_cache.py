@@ -1,4 +1,4 @@
-"""MSAL Python's side of the interoperability test (tests/msal_python.rs).
+"""MSAL Python's side of the interoperability test (tests/cache/msal_python.rs).
 
     python3 msal_cache.py sign-in  AUTHORITY CA_PEM CLIENT_ID CACHE
         Signs in with MSAL's device flow against the test authority and writes

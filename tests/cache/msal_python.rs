@@ -7,9 +7,7 @@
 //!   set its absence fails the test), both programs share one live file: MSAL signs in and we refresh from its file; we
 //!   sign in and MSAL gets a silent hit and refreshes from ours.
 
-mod common;
-
-use common::{CLIENT_ID, Seen, builder};
+use crate::common::{CLIENT_ID, Seen, builder};
 use devicecode::{Authority, CancelHandle, ErrorKind, FileCache, ManualClock, PublicClient};
 use devicecode_test_authority::{Approval, TestAuthority};
 use serde_json::Value;

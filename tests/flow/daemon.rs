@@ -2,9 +2,7 @@
 //! through its custom display, then works from the token file, and SIGTERM
 //! stops it cleanly.
 
-mod common;
-
-use common::example_command;
+use crate::common::example_command;
 use devicecode_test_authority::{Approval, Endpoint, TestAuthority};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -118,7 +116,7 @@ fn signs_in_once_then_lives_on_the_token_file() {
         .unwrap()
         .expect("the QR code image was written");
     assert_eq!(
-        common::qr::decode_pbm(&image),
+        crate::common::qr::decode_pbm(&image),
         format!("{}/devicelogin", auth.base_url())
     );
     wait_for(&lines, "have a token", || {});

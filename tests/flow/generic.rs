@@ -1,9 +1,7 @@
 //! End to end against RFC 8628 servers that are not Entra ID: discovery,
 //! explicit endpoints, and the quirks of GitHub- and Google-style servers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use devicecode::{Authority, CancelHandle, ErrorKind, ManualClock};
 use devicecode_test_authority::{Approval, Endpoint, Flavor, TestAuthority, TestAuthorityBuilder};
 use std::sync::Arc;

@@ -2,10 +2,8 @@
 //! the CLI, in cli/tests/cli.rs, so the test process's own environment is
 //! left alone.) The proxy is a minimal HTTP CONNECT tunnel on loopback.
 
-mod common;
-
-use common::proxy::connect_proxy;
-use common::*;
+use crate::common::proxy::connect_proxy;
+use crate::common::*;
 use devicecode::{Authority, CancelHandle, ManualClock};
 use devicecode_test_authority::{Approval, TestAuthority};
 use std::sync::Arc;

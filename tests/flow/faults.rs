@@ -6,7 +6,7 @@
 //! One test per row, named after the row (`matrix!` below), so a failure
 //! names the fault and the rows run in parallel. Each row test runs every
 //! phase the fault exists in and checks: the error kind, whether it is
-//! retryable and what the message says, within a bounded time (HTTP timeouts
+//! retryable and what the message says, within a bounded time (I/O timeouts
 //! are 1 s here, time otherwise runs on a `ManualClock`); after a transient
 //! fault while polling, the same device code still signs in; after a failed
 //! step 1, a new request works; after a failed refresh, the cached refresh
@@ -14,12 +14,10 @@
 //!
 //! `tests/fault-matrix.md` is rendered from the rows and from the list of the
 //! other tests here (`DEVICECODE_BLESS=1 cargo test --test
-//! faults` rewrites it); `the_matrix_document_is_current` fails when it is
+//! flow faults` rewrites it); `the_matrix_document_is_current` fails when it is
 //! stale, or when a test of this file is missing from it.
 
-mod common;
-
-use common::{CLIENT_ID, Seen, poll_times};
+use crate::common::{CLIENT_ID, Seen, poll_times};
 use devicecode::{
     Authority, CancelHandle, Clock, Error, ErrorKind, ManualClock, PublicClient,
     PublicClientBuilder, SystemClock,
@@ -558,9 +556,9 @@ fn the_matrix_document_is_current() {
     };
     let mut doc = String::from(
         "# Fault matrix\n\n\
-         Rendered from `tests/faults.rs` (`DEVICECODE_BLESS=1 cargo test --test faults`);\n\
+         Rendered from `tests/flow/faults.rs` (`DEVICECODE_BLESS=1 cargo test --test flow faults`);\n\
          the test `the_matrix_document_is_current` fails when this file is stale.\n\n\
-         Each row is one test of `tests/faults.rs`, named in the last column, that injects the fault\n\
+         Each row is one test of `tests/flow/faults.rs`, named in the last column, that injects the fault\n\
          with the test authority over loopback HTTPS (1 s I/O timeouts, time otherwise on a\n\
          `ManualClock`) in each phase where it exists, and checks the error kind, whether it is\n\
          retryable and what the message says, within 8 s. After a failed step 1 a new request works;\n\
@@ -579,7 +577,7 @@ fn the_matrix_document_is_current() {
             row.test
         ));
     }
-    doc.push_str("\nAlso in `tests/faults.rs`:\n\n");
+    doc.push_str("\nAlso in `tests/flow/faults.rs`:\n\n");
     for (test, what) in OTHER_TESTS {
         doc.push_str(&format!("- `{test}`: {what}.\n"));
     }
@@ -613,7 +611,7 @@ fn the_matrix_document_is_current() {
     for test in &named {
         assert!(
             rows.iter().any(|r| r.test == *test) || functions.contains(test),
-            "the document names `{test}`, which is not a test of tests/faults.rs"
+            "the document names `{test}`, which is not a test of tests/flow/faults.rs"
         );
     }
     for function in functions.iter().filter(|f| **f != "$test") {

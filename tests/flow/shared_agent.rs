@@ -1,9 +1,7 @@
 //! Clients of one process share an HTTP agent when they are set up alike:
 //! one connection pool, one root store.
 
-mod common;
-
-use common::{CLIENT_ID, Seen, builder};
+use crate::common::{CLIENT_ID, Seen, builder};
 use devicecode::{Authority, ManualClock, PublicClient};
 use devicecode_test_authority::TestAuthority;
 use std::time::Duration;

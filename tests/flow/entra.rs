@@ -1,9 +1,7 @@
 //! End to end against the test authority speaking as Entra ID, over HTTPS on
 //! loopback, with a shared fast-forwarding clock.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use devicecode::{
     Authority, CancelHandle, Clock, ErrorKind, ManualClock, PublicClient, SystemClock,
 };
