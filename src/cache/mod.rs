@@ -272,7 +272,9 @@ impl Cache {
     /// try to save them is made first).
     pub fn read(&self) -> Result<Arc<CacheDoc>, Error> {
         if self.has_unsaved() {
-            match self.update(|_| Ok(((), true))) {
+            // Only if the lock is free at once: a read must not wait for
+            // another process's refresh to save what can wait.
+            match self.update_waiting(Duration::ZERO, |_| Ok(((), true))) {
                 Ok(()) => log::info!(
                     "{}: the tokens kept in memory are saved now",
                     self.describe()
@@ -319,8 +321,16 @@ impl Cache {
         &self,
         change: impl FnOnce(&mut CacheDoc) -> Result<(T, bool), Error>,
     ) -> Result<T, Error> {
+        self.update_waiting(self.patience, change)
+    }
+
+    fn update_waiting<T>(
+        &self,
+        patience: Duration,
+        change: impl FnOnce(&mut CacheDoc) -> Result<(T, bool), Error>,
+    ) -> Result<T, Error> {
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        let _lock = self.lock()?;
+        let _lock = self.lock(patience)?;
         let (mut doc, _) = self.load_locked()?;
         let pending = self.apply_unsaved(&mut doc);
         let (value, changed) = change(&mut doc)?;
@@ -349,7 +359,7 @@ impl Cache {
         fetch: impl FnOnce(&CacheDoc) -> Result<Fetched, Error>,
     ) -> Result<Token, Error> {
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
-        let _lock = match self.lock() {
+        let _lock = match self.lock(self.patience) {
             Ok(lock) => lock,
             // Writing without the lock could overwrite what a holder saves;
             // the spent grant's tokens wait in memory instead.
@@ -454,9 +464,9 @@ impl Cache {
             .map_err(|e| self.io("prepare to write", e))
     }
 
-    fn lock(&self) -> Result<StoreLock, Error> {
+    fn lock(&self, patience: Duration) -> Result<StoreLock, Error> {
         self.store
-            .lock_waiting(self.patience)
+            .lock_waiting(patience)
             .map_err(|e| self.io("lock", e))
     }
 
