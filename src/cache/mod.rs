@@ -127,6 +127,38 @@ pub trait TokenStore: Send + Sync {
     }
 }
 
+/// A shared store is a store: one store behind several clients, or a test
+/// that keeps a handle on the store it gives a client.
+impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
+    fn load(&self) -> io::Result<Option<Vec<u8>>> {
+        (**self).load()
+    }
+    fn save(&self, contents: &[u8]) -> io::Result<()> {
+        (**self).save(contents)
+    }
+    fn lock(&self) -> io::Result<StoreLock> {
+        (**self).lock()
+    }
+    fn lock_waiting(&self, patience: Duration) -> io::Result<StoreLock> {
+        (**self).lock_waiting(patience)
+    }
+    fn prepare_save(&self, size: u64) -> io::Result<()> {
+        (**self).prepare_save(size)
+    }
+    fn revision(&self) -> io::Result<Option<u64>> {
+        (**self).revision()
+    }
+    fn set_aside(&self) -> io::Result<Option<String>> {
+        (**self).set_aside()
+    }
+    fn start_fresh_when_unreadable(&self) -> bool {
+        (**self).start_fresh_when_unreadable()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// Held while a [`TokenStore`] is locked; dropping it unlocks.
 #[derive(Default)]
 pub struct StoreLock {

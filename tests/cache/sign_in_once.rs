@@ -179,7 +179,7 @@ fn full_disk_before_a_refresh_spends_nothing() {
         (None, dir.join("tokens.json"))
     };
     let seam = Arc::new(Seam::new(&path));
-    let app = client(&auth, &clock, ArcStore(Arc::clone(&seam)));
+    let app = client(&auth, &clock, Arc::clone(&seam));
     sign_in(&app);
     let before = refresh_secret(&path);
 
@@ -235,7 +235,7 @@ fn a_disk_that_fills_during_a_refresh_still_gets_the_new_tokens() {
     let mut seam = Seam::new(&path);
     seam.fill_after_prepare = Some(mnt.clone());
     let seam = Arc::new(seam);
-    let app = client(&auth, &clock, ArcStore(Arc::clone(&seam)));
+    let app = client(&auth, &clock, Arc::clone(&seam));
     sign_in(&app);
     let before = refresh_secret(&path);
     std::fs::remove_file(mnt.join("filler")).unwrap();
@@ -263,7 +263,7 @@ fn a_save_that_fails_after_the_answer_keeps_the_tokens_in_memory() {
     let dir = scratch("full-after");
     let path = dir.join("tokens.json");
     let seam = Arc::new(Seam::new(&path));
-    let app = client(&auth, &clock, ArcStore(Arc::clone(&seam)));
+    let app = client(&auth, &clock, Arc::clone(&seam));
     sign_in(&app);
     let before = refresh_secret(&path);
 
@@ -539,31 +539,4 @@ fn extreme_setter_values_do_not_panic() {
     app.acquire_token_silent_with(&["User.Read"], None, &force())
         .unwrap();
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// Lets a test keep a handle on the store it gives the client.
-struct ArcStore(Arc<Seam>);
-
-impl TokenStore for ArcStore {
-    fn load(&self) -> io::Result<Option<Vec<u8>>> {
-        self.0.load()
-    }
-    fn save(&self, contents: &[u8]) -> io::Result<()> {
-        self.0.save(contents)
-    }
-    fn lock(&self) -> io::Result<StoreLock> {
-        self.0.lock()
-    }
-    fn lock_waiting(&self, patience: Duration) -> io::Result<StoreLock> {
-        self.0.lock_waiting(patience)
-    }
-    fn prepare_save(&self, size: u64) -> io::Result<()> {
-        self.0.prepare_save(size)
-    }
-    fn revision(&self) -> io::Result<Option<u64>> {
-        self.0.revision()
-    }
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
 }
