@@ -1,0 +1,210 @@
+//! libdevicecode: the `devicecode` crate for C and C++ programs.
+//!
+//! This crate is only the boundary: every call checks its arguments, runs
+//! the Rust library inside `catch_unwind`, and turns the outcome into a
+//! status code (the numbers of the `devicecode` command's exit codes) and,
+//! on failure, an error object. The C documentation is in the header that
+//! cbindgen generates from these doc comments (`include/devicecode.h`).
+//!
+//! All `unsafe` of the project lives here, each block with its `SAFETY:`
+//! reason; the library crate keeps `#![forbid(unsafe_code)]`.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod accounts;
+mod args;
+mod cancel;
+mod client;
+mod config;
+mod display;
+mod error;
+mod logger;
+mod status;
+mod token;
+
+pub use accounts::*;
+pub use cancel::*;
+pub use client::*;
+pub use config::*;
+pub use display::*;
+pub use error::*;
+pub use logger::*;
+pub use status::*;
+pub use token::*;
+
+use std::ffi::c_char;
+
+/// The version of libdevicecode, e.g. `"0.1.0"`.
+///
+/// The string is static: do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn devicecode_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::{CStr, c_int};
+    use std::ptr::{null, null_mut};
+
+    /// The message of an error, which the test then frees.
+    fn message(error: *mut Error) -> String {
+        // SAFETY: a live error from the library, freed right after reading.
+        unsafe {
+            let text = CStr::from_ptr(devicecode_error_message(error))
+                .to_string_lossy()
+                .into_owned();
+            devicecode_error_free(error);
+            text
+        }
+    }
+
+    #[test]
+    fn null_arguments_are_configuration_errors_not_crashes() {
+        let mut error = null_mut();
+        let mut config = null_mut();
+        // SAFETY: every pointer is NULL or a valid out-pointer.
+        unsafe {
+            assert_eq!(devicecode_config_new(null(), &mut config, &mut error), 2);
+            assert!(config.is_null());
+            assert!(message(error).contains("client id is NULL"));
+            assert_eq!(
+                devicecode_config_new(c"id".as_ptr(), null_mut(), null_mut()),
+                2
+            );
+            assert_eq!(
+                devicecode_config_set_tenant(null_mut(), c"t".as_ptr(), null_mut()),
+                2
+            );
+            assert_eq!(
+                devicecode_client_new(null(), &mut null_mut(), null_mut()),
+                2
+            );
+            assert_eq!(
+                devicecode_client_login(null(), null(), 0, null_mut(), null_mut()),
+                2
+            );
+            assert_eq!(
+                devicecode_client_token(null(), null(), 0, null_mut(), null_mut()),
+                2
+            );
+            assert_eq!(
+                devicecode_client_accounts(null(), &mut null_mut(), null_mut()),
+                2
+            );
+            let mut removed: c_int = 7;
+            assert_eq!(
+                devicecode_client_remove_account(null(), null(), &mut removed, null_mut()),
+                2
+            );
+            assert_eq!(removed, 0);
+            assert_eq!(devicecode_cancel_new(null_mut(), null_mut()), 2);
+            devicecode_cancel_request(null());
+            assert_eq!(devicecode_cancel_is_requested(null()), 0);
+            assert!(devicecode_token_access_token(null()).is_null());
+            assert_eq!(devicecode_token_expires_at(null()), 0);
+            assert!(devicecode_token_cache_error(null()).is_null());
+            assert_eq!(devicecode_accounts_count(null()), 0);
+            assert!(devicecode_accounts_username(null(), 0).is_null());
+            assert_eq!(devicecode_error_status(null()), 2);
+            assert!(devicecode_error_message(null()).is_null());
+            assert!(devicecode_error_oauth_error(null()).is_null());
+            assert_eq!(devicecode_error_aadsts(null()), 0);
+            devicecode_error_free(null_mut());
+            devicecode_token_free(null_mut());
+            devicecode_accounts_free(null_mut());
+            devicecode_client_free(null_mut());
+            devicecode_config_free(null_mut());
+            devicecode_cancel_free(null_mut());
+        }
+    }
+
+    #[test]
+    fn config_checks_its_arguments_when_they_are_set() {
+        let mut config = null_mut();
+        let mut error = null_mut();
+        // SAFETY: valid pointers; the config and errors are freed here.
+        unsafe {
+            assert_eq!(
+                devicecode_config_new(c"client".as_ptr(), &mut config, null_mut()),
+                0
+            );
+            let not_utf8 = [0xffu8, 0xfe, 0];
+            assert_eq!(
+                devicecode_config_set_tenant(config, not_utf8.as_ptr().cast(), &mut error),
+                2
+            );
+            assert!(message(error).contains("not valid UTF-8"));
+            assert_eq!(
+                devicecode_config_set_tenant(config, c"contoso.com".as_ptr(), null_mut()),
+                0
+            );
+            assert_eq!(
+                devicecode_config_set_issuer(
+                    config,
+                    c"https://issuer.example".as_ptr(),
+                    &mut error
+                ),
+                2
+            );
+            assert!(message(error).contains("exactly one"));
+            assert_eq!(
+                devicecode_config_add_scope(config, c"two scopes".as_ptr(), &mut error),
+                2
+            );
+            assert!(message(error).contains("one scope per call"));
+            assert_eq!(
+                devicecode_config_set_cache_file(config, c"".as_ptr(), &mut error),
+                2
+            );
+            let _ = message(error);
+            assert_eq!(
+                devicecode_config_add_ca_file(config, c"/nonexistent/ca.pem".as_ptr(), &mut error),
+                2
+            );
+            assert!(message(error).contains("/nonexistent/ca.pem"));
+            assert_eq!(
+                devicecode_config_set_timeouts(config, u64::MAX, 0, null_mut()),
+                0
+            );
+            let mut client = null_mut();
+            assert_eq!(devicecode_client_new(config, &mut client, &mut error), 0);
+            assert!(error.is_null());
+            devicecode_client_free(client);
+            devicecode_config_free(config);
+        }
+    }
+
+    #[test]
+    fn a_cancel_request_is_one_flag_seen_by_the_handle() {
+        let mut cancel = null_mut();
+        // SAFETY: a valid out-pointer; the handle is freed here.
+        unsafe {
+            assert_eq!(devicecode_cancel_new(&mut cancel, null_mut()), 0);
+            assert_eq!(devicecode_cancel_is_requested(cancel), 0);
+            devicecode_cancel_request(cancel);
+            assert_eq!(devicecode_cancel_is_requested(cancel), 1);
+            assert!((*cancel).handle().is_cancelled());
+            devicecode_cancel_free(cancel);
+        }
+    }
+
+    #[test]
+    fn an_unknown_log_level_is_refused() {
+        let mut error = null_mut();
+        // SAFETY: a valid out-pointer; no callback is installed.
+        unsafe {
+            assert_eq!(devicecode_set_logger(None, null_mut(), 9, &mut error), 2);
+            assert!(message(error).contains("log level 9"));
+            assert_eq!(devicecode_set_logger(None, null_mut(), 0, null_mut()), 0);
+        }
+    }
+
+    #[test]
+    fn the_version_is_the_crate_version() {
+        // SAFETY: a static NUL-terminated string.
+        let version = unsafe { CStr::from_ptr(devicecode_version()) };
+        assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}
