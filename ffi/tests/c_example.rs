@@ -59,14 +59,69 @@ fn have(tool: &str) -> bool {
     found
 }
 
+/// Builds libdevicecode.a for the target and profile of these tests:
+/// `cargo test` builds only the test binaries, and an old library would
+/// test old code.
+fn build_library(lib: &Path) {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(repo_root())
+        .args(["build", "--quiet", "-p", "devicecode-ffi", "--lib"])
+        .arg("--target-dir")
+        .arg(target_dir(lib));
+    let target = env!("DEVICECODE_FFI_TARGET");
+    // target/<triple>/<profile> when cargo was given --target.
+    if lib.parent().and_then(Path::file_name) == Some(target.as_ref()) {
+        cargo.args(["--target", target]);
+    }
+    match lib.file_name().and_then(|p| p.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cargo.arg("--release");
+        }
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+        None => panic!("no profile directory in {}", lib.display()),
+    }
+    let built = cargo
+        .output()
+        .expect("cargo runs the tests, so it is there");
+    assert!(
+        built.status.success(),
+        "cargo build -p devicecode-ffi failed:\n{}",
+        text(&built.stderr)
+    );
+}
+
+/// The target directory above target/[<triple>/]<profile>.
+fn target_dir(lib: &Path) -> PathBuf {
+    let above = lib.parent().unwrap();
+    if above.file_name() == Some(env!("DEVICECODE_FFI_TARGET").as_ref()) {
+        above.parent().unwrap().to_path_buf()
+    } else {
+        above.to_path_buf()
+    }
+}
+
+/// The directory of a current libdevicecode.a and .so, built once per run.
+fn library() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let lib = lib_dir();
+        build_library(&lib);
+        lib
+    })
+}
+
 /// Builds the example once per test run, with the Makefile a user runs.
 fn example() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let lib = lib_dir();
+        let lib = library().to_path_buf();
         assert!(
             lib.join("libdevicecode.a").exists(),
-            "{} is missing: cargo builds it with the tests",
+            "{} is missing after cargo build",
             lib.join("libdevicecode.a").display()
         );
         let out = lib.join("c-example").join("devicecode-c");
@@ -462,7 +517,7 @@ fn shared_library_carries_its_soname() {
     }
     let out = Command::new("readelf")
         .arg("-d")
-        .arg(lib_dir().join("libdevicecode.so"))
+        .arg(library().join("libdevicecode.so"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
