@@ -527,3 +527,58 @@ fn shared_library_carries_its_soname() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn installed_shared_library_links_through_pkg_config() {
+    if emulated() || !have("pkg-config") || !have("readelf") {
+        return;
+    }
+    let lib = library();
+    let root = scratch("install");
+    let sysroot = root.join("sysroot");
+    let installed = Command::new("make")
+        .arg("-C")
+        .arg(repo_root().join("ffi"))
+        .arg("install")
+        .arg(format!("DESTDIR={}", sysroot.display()))
+        .arg("PREFIX=/usr")
+        .arg(format!("LIBDIR={}", lib.display()))
+        .output()
+        .unwrap();
+    assert!(installed.status.success(), "{}", text(&installed.stderr));
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "devicecode"])
+        .env("PKG_CONFIG_SYSROOT_DIR", &sysroot)
+        .env("PKG_CONFIG_LIBDIR", sysroot.join("usr/lib/pkgconfig"))
+        .output()
+        .unwrap();
+    assert!(flags.status.success(), "{}", text(&flags.stderr));
+    let program = root.join("devicecode-c-shared");
+    let built = Command::new(c_compiler())
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&program)
+        .arg(repo_root().join("examples/c/devicecode-c.c"))
+        .args(text(&flags.stdout).split_whitespace())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let dynamic = Command::new("readelf")
+        .arg("-d")
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(
+        text(&dynamic.stdout).contains("Shared library: [libdevicecode.so.0]"),
+        "{}",
+        text(&dynamic.stdout)
+    );
+    // The program finds the library by its SONAME and works with it.
+    let auth = authority(Approval::Manual);
+    let out = Command::new(&program)
+        .args(args(&auth, &root, "token"))
+        .env("LD_LIBRARY_PATH", sysroot.join("usr/lib"))
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}
