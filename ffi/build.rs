@@ -6,8 +6,13 @@
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdevicecode.so.0");
     // The tests build the C example with the target's C compiler.
-    if let Ok(target) = std::env::var("TARGET") {
-        println!("cargo:rustc-env=DEVICECODE_FFI_TARGET={target}");
+    for (var, name) in [
+        ("TARGET", "DEVICECODE_FFI_TARGET"),
+        ("HOST", "DEVICECODE_FFI_HOST"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            println!("cargo:rustc-env={name}={value}");
+        }
     }
     println!("cargo:rerun-if-changed=build.rs");
 }
