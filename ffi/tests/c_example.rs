@@ -78,6 +78,24 @@ fn have(tool: &str) -> bool {
 /// test old code.
 fn build_library(lib: &Path) {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // What cargo told this test about its own package: build scripts (ring's)
+    // watch some of it, and would rebuild for this call and again for the
+    // next plain `cargo build`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let ours = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || ["OUT_DIR", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"].contains(&&*name);
+        if ours {
+            cargo.env_remove(&*name);
+        }
+    }
     cargo
         .current_dir(repo_root())
         .args(["build", "--quiet", "-p", "devicecode-ffi", "--lib"])
