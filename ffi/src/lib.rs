@@ -207,4 +207,96 @@ mod tests {
         let version = unsafe { CStr::from_ptr(devicecode_version()) };
         assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
+
+    /// Moves the token file's directory away once the code is shown, so
+    /// that the save after the server's answer fails.
+    unsafe extern "C" fn break_the_directory(
+        user_data: *mut std::ffi::c_void,
+        _user_code: *const std::ffi::c_char,
+        _uri: *const std::ffi::c_char,
+        _message: *const std::ffi::c_char,
+        _complete: *const std::ffi::c_char,
+        _expires_in: u64,
+    ) -> c_int {
+        // SAFETY: the test passes a PathBuf that outlives the login.
+        let dir = unsafe { &*(user_data as *const std::path::PathBuf) };
+        std::fs::rename(dir.join("state"), dir.join("state.old")).unwrap();
+        std::fs::write(dir.join("state"), "not a directory").unwrap();
+        0
+    }
+
+    #[test]
+    fn a_token_the_file_could_not_keep_carries_a_cache_error() {
+        use devicecode_test_authority::{Approval, TestAuthority};
+        use std::ffi::CString;
+
+        let auth = TestAuthority::builder()
+            .approval(Approval::AfterPolls(1))
+            .interval(Some(1))
+            .start()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "devicecode-ffi-unit-{}-unsaved",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::write(dir.join("ca.pem"), auth.ca_pem()).unwrap();
+        let c = |s: String| CString::new(s).unwrap();
+        let authority = c(format!("{}/organizations", auth.base_url()));
+        let ca = c(dir.join("ca.pem").display().to_string());
+        let cache = c(dir.join("state/tokens.json").display().to_string());
+        let mut config = null_mut();
+        let mut client = null_mut();
+        let mut token = null_mut();
+        let mut error = null_mut();
+        // SAFETY: valid strings and out-pointers; `dir` outlives the login;
+        // every object is freed here.
+        unsafe {
+            assert_eq!(
+                devicecode_config_new(c"client-id".as_ptr(), &mut config, null_mut()),
+                0
+            );
+            assert_eq!(
+                devicecode_config_set_authority(config, authority.as_ptr(), null_mut()),
+                0
+            );
+            assert_eq!(
+                devicecode_config_add_ca_file(config, ca.as_ptr(), null_mut()),
+                0
+            );
+            assert_eq!(
+                devicecode_config_set_cache_file(config, cache.as_ptr(), null_mut()),
+                0
+            );
+            let user_data = &dir as *const std::path::PathBuf as *mut std::ffi::c_void;
+            let display: ShowFn = Some(break_the_directory);
+            assert_eq!(
+                devicecode_config_set_display(config, display, None, user_data, null_mut()),
+                0
+            );
+            assert_eq!(devicecode_client_new(config, &mut client, null_mut()), 0);
+            devicecode_config_free(config);
+            let status = devicecode_client_login(client, null(), 0, &mut token, &mut error);
+            assert_eq!(
+                status,
+                0,
+                "{}",
+                if error.is_null() {
+                    String::new()
+                } else {
+                    message(error)
+                }
+            );
+            assert!(!devicecode_token_access_token(token).is_null());
+            let unsaved = devicecode_token_cache_error(token);
+            assert!(!unsaved.is_null(), "the save should have failed");
+            assert_eq!(devicecode_error_status(unsaved), 9);
+            let text = CStr::from_ptr(devicecode_error_message(unsaved)).to_string_lossy();
+            assert!(!text.is_empty());
+            devicecode_token_free(token);
+            devicecode_client_free(client);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
