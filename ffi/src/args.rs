@@ -43,7 +43,7 @@ pub(crate) unsafe fn optional_text<'a>(
 /// to by another thread during the call.
 pub(crate) unsafe fn object<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
     // SAFETY: NULL or a live object, as the caller promises.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid(format!("{what} is NULL")))
+    unsafe { ptr.as_ref() }.ok_or_else(|| null_handle(what))
 }
 
 /// The object behind a handle, for changing it.
@@ -53,7 +53,13 @@ pub(crate) unsafe fn object<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, E
 /// thread uses during the call.
 pub(crate) unsafe fn object_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
     // SAFETY: NULL or a live object used by this call alone, as promised.
-    unsafe { ptr.as_mut() }.ok_or_else(|| Error::invalid(format!("{what} is NULL")))
+    unsafe { ptr.as_mut() }.ok_or_else(|| null_handle(what))
+}
+
+fn null_handle(what: &str) -> Error {
+    Error::invalid(format!(
+        "the {what} is NULL: pass the one devicecode_{what}_new made"
+    ))
 }
 
 /// Checks an out-pointer before any work is done, and clears it so that a
