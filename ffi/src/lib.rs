@@ -299,4 +299,134 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    unsafe extern "C" fn show_nothing(
+        _user_data: *mut std::ffi::c_void,
+        _user_code: *const std::ffi::c_char,
+        _uri: *const std::ffi::c_char,
+        _message: *const std::ffi::c_char,
+        _complete: *const std::ffi::c_char,
+        _expires_in: u64,
+    ) -> c_int {
+        0
+    }
+
+    /// Records how the wait ended, as "status text".
+    unsafe extern "C" fn record_finish(
+        user_data: *mut std::ffi::c_void,
+        status: c_int,
+        text: *const std::ffi::c_char,
+    ) {
+        // SAFETY: the test passes a Mutex<Vec<String>> that outlives the
+        // login, and `text` is NULL or a string valid during the call.
+        let (seen, text) = unsafe {
+            (
+                &*(user_data as *const std::sync::Mutex<Vec<String>>),
+                text.as_ref()
+                    .map(|t| CStr::from_ptr(t).to_string_lossy().into_owned()),
+            )
+        };
+        seen.lock()
+            .unwrap()
+            .push(format!("{status} {}", text.unwrap_or_default()));
+    }
+
+    #[test]
+    fn accounts_are_listed_and_removed_and_the_finish_is_told() {
+        use devicecode_test_authority::{Approval, TestAuthority};
+        use std::ffi::CString;
+
+        let auth = TestAuthority::builder()
+            .approval(Approval::AfterPolls(1))
+            .interval(Some(1))
+            .start()
+            .unwrap();
+        let ca_path = std::env::temp_dir().join(format!(
+            "devicecode-ffi-unit-{}-accounts.pem",
+            std::process::id()
+        ));
+        std::fs::write(&ca_path, auth.ca_pem()).unwrap();
+        let authority = CString::new(format!("{}/organizations", auth.base_url())).unwrap();
+        let ca = CString::new(ca_path.display().to_string()).unwrap();
+        let seen = std::sync::Mutex::new(Vec::<String>::new());
+        let (mut config, mut client, mut token, mut accounts) =
+            (null_mut(), null_mut(), null_mut(), null_mut());
+        let mut removed: c_int = 0;
+        // SAFETY: valid strings and out-pointers; `seen` outlives the
+        // client; every object is freed here. Tokens stay in memory.
+        unsafe {
+            assert_eq!(
+                devicecode_config_new(c"client-id".as_ptr(), &mut config, null_mut()),
+                0
+            );
+            let entra = devicecode_config_set_authority(config, authority.as_ptr(), null_mut());
+            assert_eq!(entra, 0);
+            assert_eq!(
+                devicecode_config_add_ca_file(config, ca.as_ptr(), null_mut()),
+                0
+            );
+            assert_eq!(
+                devicecode_config_add_scope(config, c"User.Read".as_ptr(), null_mut()),
+                0
+            );
+            let user_data = &seen as *const _ as *mut std::ffi::c_void;
+            let show: ShowFn = Some(show_nothing);
+            let finished: FinishedFn = Some(record_finish);
+            assert_eq!(
+                devicecode_config_set_display(config, show, finished, user_data, null_mut()),
+                0
+            );
+            assert_eq!(devicecode_client_new(config, &mut client, null_mut()), 0);
+            devicecode_config_free(config);
+
+            assert_eq!(
+                devicecode_client_login(client, null(), 0, &mut token, null_mut()),
+                0
+            );
+            assert!(devicecode_token_cache_error(token).is_null());
+            assert!(devicecode_token_expires_at(token) > 0);
+            let user = devicecode_token_username(token);
+            assert!(!user.is_null(), "Entra's answer names the account");
+            let user = CStr::from_ptr(user).to_owned();
+            assert_eq!(
+                seen.lock().unwrap().clone(),
+                [format!("0 {}", user.to_string_lossy())]
+            );
+            devicecode_token_free(token);
+
+            assert_eq!(
+                devicecode_client_accounts(client, &mut accounts, null_mut()),
+                0
+            );
+            assert_eq!(devicecode_accounts_count(accounts), 1);
+            assert_eq!(
+                CStr::from_ptr(devicecode_accounts_username(accounts, 0)),
+                &*user
+            );
+            assert!(!devicecode_accounts_home_account_id(accounts, 0).is_null());
+            assert!(devicecode_accounts_username(accounts, 1).is_null());
+            devicecode_accounts_free(accounts);
+
+            assert_eq!(
+                devicecode_client_remove_account(client, user.as_ptr(), &mut removed, null_mut()),
+                0
+            );
+            assert_eq!(removed, 1);
+            assert_eq!(
+                devicecode_client_remove_account(client, user.as_ptr(), &mut removed, null_mut()),
+                0
+            );
+            assert_eq!(removed, 0);
+            let mut error = null_mut();
+            assert_eq!(
+                devicecode_client_token(client, null(), 0, &mut token, &mut error),
+                3
+            );
+            assert!(token.is_null());
+            assert_eq!(devicecode_error_status(error), 3);
+            devicecode_error_free(error);
+            devicecode_client_free(client);
+        }
+        let _ = std::fs::remove_file(&ca_path);
+    }
 }
