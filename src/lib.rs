@@ -86,7 +86,7 @@ pub use device_flow::DeviceFlow;
 pub use display::QrCode;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
 pub use error::{Error, ErrorKind, ServiceError};
-pub use secret::{AccessToken, DeviceCode, IdToken, RefreshToken};
+pub use secret::{AccessToken, AuthorizationHeader, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;
 pub use token::{Account, Token};
 
