@@ -140,6 +140,7 @@ fn redeem(
     let form = ctx.requests.refresh(refresh.secret.secret(), &scope);
     debug!("silent: redeeming the refresh token at {}", endpoints.token);
     let reply = ctx.http.post_form(&endpoints.token, &form)?;
+    let now = ctx.clock.wall();
     let answer = match oauth::read(&reply, "token answer", "the refresh request") {
         Answer::Success(answer) => answer,
         Answer::Refused(service) if SIGN_IN_AGAIN.contains(&service.error.as_str()) => {
@@ -149,10 +150,16 @@ fn redeem(
                 service,
             ));
         }
-        Answer::Refused(service) => return Err(oauth::refusal(service, "the refresh request")),
-        Answer::Transient(error) | Answer::Invalid(error) => return Err(error),
+        // 5xx, 429 and `temporarily_unavailable` are outages, whatever
+        // the body: Transport, retryable, with the server's Retry-After.
+        Answer::Refused(service) => {
+            let error = oauth::refusal(service, "the refresh request");
+            return Err(oauth::advised(error, &reply, now));
+        }
+        Answer::Transient(error) => return Err(oauth::advised(error, &reply, now)),
+        Answer::Invalid(error) => return Err(error),
     };
-    Token::from_answer(&answer, &asked, &ctx.app.environment, ctx.clock.wall())
+    Token::from_answer(&answer, &asked, &ctx.app.environment, now)
         .map_err(|e| e.with_status(reply.status))
 }
 
