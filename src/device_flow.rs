@@ -60,6 +60,8 @@ pub struct DeviceFlow {
     pub(crate) received_at: Instant,
     pub(crate) scopes: Vec<String>,
     pub(crate) token_endpoint: String,
+    /// The `claims` parameter the code was asked with; every poll sends it.
+    pub(crate) claims: Option<String>,
 }
 
 impl DeviceFlow {
@@ -115,19 +117,21 @@ pub(crate) fn request_code(
     device_endpoint: &str,
     token_endpoint: &str,
     scopes: Vec<String>,
+    claims: Option<String>,
 ) -> Result<DeviceFlow, Error> {
     let scope = scopes.join(" ");
     let requested_at = ctx.clock.now();
-    let reply = ctx
-        .http
-        .post_form(device_endpoint, &ctx.requests.device_code(&scope))?;
+    let form = ctx.requests.device_code(&scope, claims.as_deref());
+    let reply = ctx.http.post_form(device_endpoint, &form)?;
     let received_at = ctx.clock.now();
     let answer = oauth::success(
         &reply,
         "device authorization answer",
         "the device code request",
     )?;
-    parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)
+    let mut flow = parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)?;
+    flow.claims = claims;
+    Ok(flow)
 }
 
 pub(crate) fn parse_device_answer(
@@ -219,6 +223,7 @@ pub(crate) fn parse_device_answer(
         received_at,
         scopes,
         token_endpoint: token_endpoint.to_string(),
+        claims: None,
     })
 }
 
@@ -321,7 +326,9 @@ pub(crate) fn wait(
     let mut polls: u32 = 0;
     let mut jitter = Jitter::seeded(clock);
 
-    let form = ctx.requests.poll(flow.device_code.secret());
+    let form = ctx
+        .requests
+        .poll(flow.device_code.secret(), flow.claims.as_deref());
 
     loop {
         sleep_until(

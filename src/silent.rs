@@ -29,12 +29,24 @@ pub struct SilentOptions {
     /// Redeem the refresh token even when a cached access token would do
     /// (a token that was just revoked, or new claims).
     pub force_refresh: bool,
+    /// A resource's claims challenge (a JSON object; see
+    /// [`claims_challenge_from_www_authenticate`](crate::claims_challenge_from_www_authenticate)):
+    /// the cached access token is skipped, as it is the one the resource
+    /// refused, and the refresh asks for these claims, merged with the
+    /// client capabilities.
+    pub claims_challenge: Option<String>,
 }
 
 impl SilentOptions {
     /// Sets [`force_refresh`](Self::force_refresh).
     pub fn force_refresh(mut self, force: bool) -> Self {
         self.force_refresh = force;
+        self
+    }
+
+    /// Sets [`claims_challenge`](Self::claims_challenge).
+    pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
+        self.claims_challenge = Some(claims.into());
         self
     }
 }
@@ -65,6 +77,10 @@ pub(crate) fn acquire(
     check_wall_clock(started)?;
     let scopes = scope_list(scopes, &[]);
     let app = ctx.app.scope();
+    let claims = ctx.requests.claims(options.claims_challenge.as_deref())?;
+    // A claims challenge means the resource refused the cached token: it is
+    // neither served nor fallen back on (MSAL bypasses the cache too).
+    let bypass = options.force_refresh || options.claims_challenge.is_some();
     let (hid, early) = {
         let doc = ctx.cache.read()?;
         let hid = pick_account(&doc, &app, account, &ctx.cache.describe())?;
@@ -73,13 +89,14 @@ pub(crate) fn acquire(
             home_account_id: &hid,
         };
         match doc.access_token(&app, &wanted, started) {
-            _ if options.force_refresh => (hid, None),
+            _ if bypass => (hid, None),
             Some(token) if !renewal_due(&token, started) => {
                 debug!("silent: a cached access token is still valid");
                 return Ok(token);
             }
-            // The server asked for an early renewal (`refresh_in`): the
-            // token stays usable if the renewal fails, as in MSAL.
+            // Inside the token's refresh-ahead window (spread per token, or
+            // the server's `refresh_in`): it stays usable if the renewal
+            // fails, as in MSAL.
             early => (hid, early),
         }
     };
@@ -92,7 +109,7 @@ pub(crate) fn acquire(
             // Under the lock, the file may hold what another process got
             // while we waited: use its token, or at least its refresh token
             // (the one we read before may be spent by now).
-            if !options.force_refresh
+            if !bypass
                 && let Some(token) = fresh(doc, &app, &scopes, &hid, ctx.clock.wall())
             {
                 debug!("silent: another process refreshed meanwhile; using its tokens");
@@ -107,7 +124,7 @@ pub(crate) fn acquire(
                     ),
                 ));
             };
-            let mut token = redeem(ctx, &endpoints, &refresh, &scopes)?;
+            let mut token = redeem(ctx, &endpoints, &refresh, &scopes, claims.as_deref())?;
             same_user(&token, &hid)?;
             if token.account().is_none() {
                 let known = doc.accounts(&app).into_iter().find(|a| a.home_account_id() == hid);
@@ -134,10 +151,13 @@ fn redeem(
     endpoints: &Endpoints,
     refresh: &CachedRefresh,
     scopes: &[String],
+    claims: Option<&str>,
 ) -> Result<Token, Error> {
     let asked = ctx.requests.refresh_scopes(scopes);
     let scope = asked.join(" ");
-    let form = ctx.requests.refresh(refresh.secret.secret(), &scope);
+    let form = ctx
+        .requests
+        .refresh(refresh.secret.secret(), &scope, claims);
     debug!("silent: redeeming the refresh token at {}", endpoints.token);
     let reply = ctx.http.post_form(&endpoints.token, &form)?;
     let now = ctx.clock.wall();
@@ -196,9 +216,10 @@ fn same_user(token: &Token, hid: &str) -> Result<(), Error> {
     }
 }
 
-/// Whether the server's `refresh_in` advice says to renew the token by now.
+/// Whether a silent call at `now` renews the token rather than serve it: its
+/// refresh-ahead point (spread per token, see `refresh_ahead`) has passed.
 fn renewal_due(token: &Token, now: SystemTime) -> bool {
-    token.refresh_at().is_some_and(|at| at <= now)
+    token.renew_after() <= now
 }
 
 /// The home account id a silent call is for.

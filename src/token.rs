@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::json::{Object, base64url_decode};
+use crate::refresh_ahead;
 use crate::sanitize::printable;
 use crate::secret::{AccessToken, AuthorizationHeader, IdToken, RefreshToken};
 use log::warn;
@@ -54,6 +55,19 @@ impl Token {
     /// When the server advises refreshing early (`refresh_in`), if it did.
     pub fn refresh_at(&self) -> Option<SystemTime> {
         self.refresh_at
+    }
+    /// From when a silent call renews this access token instead of handing
+    /// it out (a failed renewal still hands it out): a point in the five
+    /// minutes before the token's last five, or before the server's
+    /// `refresh_in` advice, drawn from the token itself so that a fleet of
+    /// boards signed in together does not refresh in the same second.
+    pub fn renew_after(&self) -> SystemTime {
+        refresh_ahead::renew_after(
+            self.expires_at,
+            self.refresh_at,
+            self.received_at,
+            refresh_ahead::seed_of(self.access_token.secret()),
+        )
     }
     /// When the answer arrived (wall clock).
     pub fn received_at(&self) -> SystemTime {
