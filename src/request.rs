@@ -4,6 +4,7 @@
 //! get.
 
 use crate::authority::OIDC_SCOPES;
+use crate::claims::decode_claims;
 use crate::error::Error;
 use serde_json::{Map, Value};
 
@@ -44,11 +45,12 @@ impl Requests {
     pub fn claims(&self, challenge: Option<&str>) -> Result<Option<String>, Error> {
         let mut claims = match challenge.map(str::trim).filter(|c| !c.is_empty()) {
             None => Map::new(),
-            Some(text) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => map,
+            // The JSON, or the base64 the resource's header carries.
+            Some(text) => match decode_claims(text).map(|json| serde_json::from_str(&json)) {
+                Some(Ok(Value::Object(map))) => map,
                 _ => {
                     return Err(Error::config(
-                        "the claims challenge is not a JSON object; pass the decoded `claims` of the resource's WWW-Authenticate header (see claims_challenge_from_www_authenticate)",
+                        "the claims challenge is neither a JSON object nor base64 of one; pass the `claims` of the resource's WWW-Authenticate header (see claims_challenge_from_www_authenticate)",
                     ));
                 }
             },
@@ -216,7 +218,12 @@ mod tests {
         let merged: Value = serde_json::from_str(&cae.claims(Some(id)).unwrap().unwrap()).unwrap();
         assert_eq!(merged["id_token"]["auth_time"]["essential"], true);
         assert_eq!(merged["access_token"]["xms_cc"]["values"][0], "CP1");
-        for bad in ["[1]", "{", "\"x\""] {
+        let encoded = crate::json::base64url_encode(challenge);
+        assert_eq!(
+            bare.claims(Some(&encoded)).unwrap().as_deref(),
+            Some(challenge)
+        );
+        for bad in ["[1]", "{", "\"x\"", "@@"] {
             let err = cae.claims(Some(bad)).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Configuration, "{bad}");
         }

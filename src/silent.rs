@@ -29,7 +29,8 @@ pub struct SilentOptions {
     /// Redeem the refresh token even when a cached access token would do
     /// (a token that was just revoked, or new claims).
     pub force_refresh: bool,
-    /// A resource's claims challenge (a JSON object; see
+    /// A resource's claims challenge (a JSON object, or the base64 of one
+    /// that its header carries; see
     /// [`claims_challenge_from_www_authenticate`](crate::claims_challenge_from_www_authenticate)):
     /// the cached access token is skipped, as it is the one the resource
     /// refused, and the refresh asks for these claims, merged with the
