@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Request {
-    Run(Args),
+    Run(Box<Args>),
     /// Usage of one command, or of all.
     Help(Option<Command>),
     Version,
@@ -246,7 +246,7 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         text(Key::DeviceEndpoint)?,
         text(Key::TokenEndpoint)?,
     )?;
-    Ok(Request::Run(Args {
+    Ok(Request::Run(Box::new(Args {
         command,
         client_id,
         server,
@@ -260,7 +260,7 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         capabilities,
         qr: raw(Key::NoQr).is_none(),
         verbose: raw(Key::Verbose).is_some(),
-    }))
+    })))
 }
 
 /// Options whose values add up, given on the line or in their variable
@@ -369,7 +369,7 @@ mod tests {
 
     fn run(args: &[&[u8]], env: &[(&str, &str)]) -> Args {
         match parse_with(args, env) {
-            Ok(Request::Run(args)) => args,
+            Ok(Request::Run(args)) => *args,
             other => panic!("{other:?}"),
         }
     }
