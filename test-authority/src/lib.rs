@@ -309,6 +309,7 @@ pub struct TestAuthorityBuilder {
     keep_alive: bool,
     refresh_in: Option<u64>,
     cae_token_lifetime: u64,
+    also_granted: Vec<String>,
 }
 
 impl fmt::Debug for TestAuthorityBuilder {
@@ -335,6 +336,7 @@ impl fmt::Debug for TestAuthorityBuilder {
             .field("keep_alive", &self.keep_alive)
             .field("refresh_in", &self.refresh_in)
             .field("cae_token_lifetime", &self.cae_token_lifetime)
+            .field("also_granted", &self.also_granted)
             .finish_non_exhaustive()
     }
 }
@@ -363,6 +365,7 @@ impl Default for TestAuthorityBuilder {
             keep_alive: true,
             refresh_in: None,
             cae_token_lifetime: CAE_TOKEN_LIFETIME,
+            also_granted: Vec::new(),
         }
     }
 }
@@ -528,6 +531,15 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// Entra only: scopes every token answer lists in `scope` besides those
+    /// asked for, as Entra lists `email` whenever `openid` is asked. Tokens
+    /// for different scope sets then share a scope without being for the
+    /// same thing. Default: none.
+    pub fn also_granted(mut self, scopes: Vec<String>) -> Self {
+        self.also_granted = scopes;
+        self
+    }
+
     /// Makes the certificates, binds `127.0.0.1` on an ephemeral port and
     /// starts serving.
     pub fn start(self) -> io::Result<TestAuthority> {
@@ -560,6 +572,7 @@ impl TestAuthorityBuilder {
             keep_alive: self.keep_alive,
             refresh_in: self.refresh_in,
             cae_token_lifetime: self.cae_token_lifetime,
+            also_granted: self.also_granted,
         };
         let mut state = State::new();
         state.certificate = self.certificate;
@@ -829,6 +842,7 @@ struct Config {
     keep_alive: bool,
     refresh_in: Option<u64>,
     cae_token_lifetime: u64,
+    also_granted: Vec<String>,
 }
 
 /// The fixed identity of the one person who signs in.

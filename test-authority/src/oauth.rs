@@ -563,11 +563,16 @@ fn token_response(
     put(&mut body, "token_type", json!("Bearer"));
     match config.flavor {
         Flavor::Entra => {
-            let granted: Vec<&str> = scopes
+            let mut granted: Vec<&str> = scopes
                 .iter()
                 .map(String::as_str)
                 .filter(|s| *s != "offline_access")
                 .collect();
+            for extra in &config.also_granted {
+                if !granted.contains(&extra.as_str()) {
+                    granted.push(extra);
+                }
+            }
             if !granted.is_empty() {
                 put(&mut body, "scope", json!(granted.join(" ")));
             }
