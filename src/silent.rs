@@ -164,7 +164,13 @@ fn redeem(
     let now = ctx.clock.wall();
     let answer = match oauth::read(&reply, "token answer", "the refresh request") {
         Answer::Success(answer) => answer,
-        Answer::Refused(service) if SIGN_IN_AGAIN.contains(&service.error.as_str()) => {
+        // A server in trouble (5xx, 429) decides nothing, whatever its body
+        // says: only a refusal at a client status means "sign in again".
+        Answer::Refused(service)
+            if service.status < 500
+                && service.status != 429
+                && SIGN_IN_AGAIN.contains(&service.error.as_str()) =>
+        {
             return Err(Error::service(
                 ErrorKind::InteractionRequired,
                 "the server refused the cached refresh token; the account must sign in again with the device code",

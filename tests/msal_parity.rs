@@ -73,6 +73,7 @@ fn refresh_outages_are_transport_and_retryable_and_leave_the_cache_alone() {
     let force = SilentOptions::default().force_refresh(true);
     let cases = [
         (500, None, entra_error("server_error")),
+        (503, None, entra_error("invalid_grant")),
         (503, Some("120"), entra_error("temporarily_unavailable")),
         (429, Some("7"), entra_error("temporarily_unavailable")),
         (400, None, entra_error("temporarily_unavailable")),
