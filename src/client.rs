@@ -72,6 +72,7 @@ impl PublicClient {
             clock: None,
             display: None,
             cache: None,
+            capabilities: Vec::new(),
             error: None,
         }
     }
@@ -98,7 +99,25 @@ impl PublicClient {
     /// for what the sign-in will bring (see
     /// [`TokenStore::prepare_save`]): a cache that cannot be written fails
     /// here with [`ErrorKind::Cache`], before anyone is asked to sign in.
+    ///
+    /// With [client capabilities](PublicClientBuilder::client_capabilities),
+    /// the code request and every poll carry them as `claims`.
     pub fn start_device_flow(&self, scopes: &[&str]) -> Result<DeviceFlow, Error> {
+        self.start_device_flow_with_claims(scopes, None)
+    }
+
+    /// As [`start_device_flow`](Self::start_device_flow), for a sign-in that
+    /// must satisfy a resource's claims challenge (the JSON object, e.g. from
+    /// [`claims_challenge_from_www_authenticate`](crate::claims_challenge_from_www_authenticate)):
+    /// the code request and every poll send it, merged with the client
+    /// capabilities. A challenge that is not a JSON object fails with
+    /// [`ErrorKind::Configuration`] before any request.
+    pub fn start_device_flow_with_claims(
+        &self,
+        scopes: &[&str],
+        claims_challenge: Option<&str>,
+    ) -> Result<DeviceFlow, Error> {
+        let claims = self.requests.claims(claims_challenge)?;
         self.cache.prepare()?;
         let endpoints = self.endpoints()?;
         device_flow::request_code(
@@ -106,6 +125,7 @@ impl PublicClient {
             &endpoints.device_authorization,
             &endpoints.token,
             self.requests.scopes(scopes),
+            claims,
         )
     }
 
@@ -332,6 +352,7 @@ pub struct PublicClientBuilder {
     clock: Option<Arc<dyn Clock>>,
     display: Option<Box<dyn CodeDisplay>>,
     cache: Option<Box<dyn TokenStore>>,
+    capabilities: Vec<String>,
     error: Option<Error>,
 }
 
@@ -363,6 +384,27 @@ impl PublicClientBuilder {
     /// which forgets everything when the process ends.
     pub fn token_cache(mut self, store: impl TokenStore + 'static) -> Self {
         self.cache = Some(Box::new(store));
+        self
+    }
+
+    /// Client capabilities, MSAL's `client_capabilities`: `["CP1"]` says
+    /// this client handles claims challenges (continuous access evaluation).
+    /// They are sent as `claims={"access_token":{"xms_cc":{"values":["CP1"]}}}`
+    /// on every token request, merged with any claims challenge. Entra then
+    /// issues CAE access tokens that live up to 28 hours (it revokes them by
+    /// event instead: a disabled account, a changed password), so a board
+    /// refreshes far less often. Empty and blank names are ignored.
+    pub fn client_capabilities<I, S>(mut self, capabilities: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.capabilities = capabilities
+            .into_iter()
+            .map(Into::into)
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
         self
     }
 
@@ -453,7 +495,7 @@ impl PublicClientBuilder {
             entra: authority.is_entra(),
         };
         Ok(PublicClient {
-            requests: Requests::new(&client_id, authority.is_entra()),
+            requests: Requests::new(&client_id, authority.is_entra(), self.capabilities),
             app,
             client_id,
             authority,

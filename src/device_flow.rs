@@ -31,6 +31,12 @@ const MAX_EXPIRES_IN: u64 = 24 * 3600;
 const MAX_INTERVAL: u64 = 3600;
 /// The longest gap between retries after transport failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long before the code's deadline the last-chance poll goes out: time
+/// for the request to arrive while the code still works.
+const LAST_CHANCE: Duration = Duration::from_secs(1);
+/// Beyond the planned gap between two polls, how much longer the flow's
+/// connection may have been idle and still be reused (a late wake-up).
+const IDLE_SLACK: Duration = Duration::from_secs(10);
 
 /// A device code, issued and waiting for a person to enter it.
 ///
@@ -54,6 +60,8 @@ pub struct DeviceFlow {
     pub(crate) received_at: Instant,
     pub(crate) scopes: Vec<String>,
     pub(crate) token_endpoint: String,
+    /// The `claims` parameter the code was asked with; every poll sends it.
+    pub(crate) claims: Option<String>,
 }
 
 impl DeviceFlow {
@@ -109,19 +117,21 @@ pub(crate) fn request_code(
     device_endpoint: &str,
     token_endpoint: &str,
     scopes: Vec<String>,
+    claims: Option<String>,
 ) -> Result<DeviceFlow, Error> {
     let scope = scopes.join(" ");
     let requested_at = ctx.clock.now();
-    let reply = ctx
-        .http
-        .post_form(device_endpoint, &ctx.requests.device_code(&scope))?;
+    let form = ctx.requests.device_code(&scope, claims.as_deref());
+    let reply = ctx.http.post_form(device_endpoint, &form)?;
     let received_at = ctx.clock.now();
     let answer = oauth::success(
         &reply,
         "device authorization answer",
         "the device code request",
     )?;
-    parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)
+    let mut flow = parse_device_answer(&answer, scopes, token_endpoint, requested_at, received_at)?;
+    flow.claims = claims;
+    Ok(flow)
 }
 
 pub(crate) fn parse_device_answer(
@@ -213,6 +223,7 @@ pub(crate) fn parse_device_answer(
         received_at,
         scopes,
         token_endpoint: token_endpoint.to_string(),
+        claims: None,
     })
 }
 
@@ -300,16 +311,24 @@ pub(crate) fn wait(
     let code_deadline = flow.expires_at();
     let caller_deadline = limit.and_then(|l| started.checked_add(l));
     let mut interval = flow.interval;
-    let mut next_poll = flow
-        .received_at
-        .checked_add(interval)
-        .unwrap_or(code_deadline);
+    let mut last_chance_taken = false;
+    let mut next_poll = poll_time(
+        flow.received_at,
+        interval,
+        code_deadline,
+        &mut last_chance_taken,
+    );
+    // The connection of the code request, then of each poll, waits this long
+    // for the next poll: the pool must hand it over, not close it.
+    let mut gap = next_poll.saturating_duration_since(flow.received_at);
     let mut failures: u32 = 0;
     let mut last_failure: Option<Error> = None;
     let mut polls: u32 = 0;
     let mut jitter = Jitter::seeded(clock);
 
-    let form = ctx.requests.poll(flow.device_code.secret());
+    let form = ctx
+        .requests
+        .poll(flow.device_code.secret(), flow.claims.as_deref());
 
     loop {
         sleep_until(
@@ -322,7 +341,11 @@ pub(crate) fn wait(
             last_failure.take(),
         )?;
         polls += 1;
-        let decision = match ctx.http.post_form(&flow.token_endpoint, &form) {
+        let idle = gap.saturating_add(IDLE_SLACK);
+        let decision = match ctx
+            .http
+            .post_form_after_idle(&flow.token_endpoint, &form, idle)
+        {
             Ok(reply) => decide(reply, &flow.scopes, ctx.environment, clock.wall()),
             Err(error) if error.is_retryable() => Decision::Retry(error, None),
             Err(error) => Decision::Stop(error),
@@ -332,7 +355,7 @@ pub(crate) fn wait(
             Decision::Pending => {
                 debug!("poll {polls}: authorization pending");
                 failures = 0;
-                next_poll = now.checked_add(interval).unwrap_or(code_deadline);
+                next_poll = poll_time(now, interval, code_deadline, &mut last_chance_taken);
             }
             Decision::SlowDown => {
                 interval = interval.saturating_add(SLOW_DOWN_STEP);
@@ -341,7 +364,7 @@ pub(crate) fn wait(
                     interval.as_secs()
                 );
                 failures = 0;
-                next_poll = now.checked_add(interval).unwrap_or(code_deadline);
+                next_poll = poll_time(now, interval, code_deadline, &mut last_chance_taken);
             }
             Decision::SignedIn(token) => {
                 info!("poll {polls}: signed in");
@@ -363,7 +386,28 @@ pub(crate) fn wait(
                     delay.as_millis()
                 );
                 last_failure = Some(error);
-                next_poll = now.checked_add(delay).unwrap_or(code_deadline);
+                next_poll = poll_time(now, delay, code_deadline, &mut last_chance_taken);
+            }
+        }
+        gap = next_poll.saturating_duration_since(now);
+    }
+}
+
+/// When to poll next: `delay` after `now`, unless that is at or past the
+/// code's deadline. Then, once per flow, a last poll goes out just before
+/// the deadline (MSAL polls until the server says `expired_token`): a person
+/// who approves in the last interval is signed in, not told "expired". A
+/// strict server may answer it `slow_down`, which costs nothing at that point.
+fn poll_time(now: Instant, delay: Duration, deadline: Instant, taken: &mut bool) -> Instant {
+    match now.checked_add(delay) {
+        Some(at) if at < deadline => at,
+        _ if *taken => deadline,
+        _ => {
+            *taken = true;
+            match deadline.checked_sub(LAST_CHANCE) {
+                Some(last) if last > now => last,
+                // Already within the last second: no poll is worth sending.
+                _ => deadline,
             }
         }
     }
@@ -632,5 +676,24 @@ mod tests {
         )
         .unwrap();
         assert!(flow.verification_uri_complete().is_some());
+    }
+
+    #[test]
+    fn a_last_poll_goes_out_just_before_the_deadline_once() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let five = Duration::from_secs(5);
+        let deadline = at(20);
+        let mut taken = false;
+        assert_eq!(poll_time(at(10), five, deadline, &mut taken), at(15));
+        assert!(!taken);
+        assert_eq!(poll_time(at(15), five, deadline, &mut taken), at(19));
+        assert!(taken);
+        // Once only: the last chance's own answer leads to the deadline.
+        assert_eq!(poll_time(at(19), five, deadline, &mut taken), deadline);
+        // Within the last second nothing is sent any more.
+        let mut late = false;
+        let almost = deadline - Duration::from_millis(500);
+        assert_eq!(poll_time(almost, five, deadline, &mut late), deadline);
     }
 }

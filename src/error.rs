@@ -6,6 +6,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 /// What went wrong, in categories a caller decides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,6 +159,7 @@ struct Inner {
     service: Option<ServiceError>,
     status: Option<u16>,
     retryable: bool,
+    retry_after: Option<Duration>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -170,6 +172,7 @@ impl Error {
                 service: None,
                 status: None,
                 retryable: false,
+                retry_after: None,
                 source: None,
             }),
         }
@@ -222,6 +225,11 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_retry_after(mut self, delay: Option<Duration>) -> Self {
+        self.inner.retry_after = delay;
+        self
+    }
+
     /// The category of the error.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -232,6 +240,13 @@ impl Error {
     /// these are retried for you until the code expires.
     pub fn is_retryable(&self) -> bool {
         self.inner.retryable
+    }
+
+    /// How long the server asked to be left alone (its `Retry-After`, as a
+    /// delay from when the answer arrived), when it said so on an answer this
+    /// error stands for: wait at least this long before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
     }
 
     /// The OAuth error the server sent, if it sent one.
@@ -313,6 +328,9 @@ impl fmt::Debug for Error {
             .field("retryable", &self.inner.retryable);
         if let Some(status) = self.inner.status {
             debug.field("status", &status);
+        }
+        if let Some(delay) = self.inner.retry_after {
+            debug.field("retry_after", &delay);
         }
         if let Some(service) = &self.inner.service {
             debug.field("service", service);

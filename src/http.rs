@@ -24,6 +24,14 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time allowed to send a request or receive an answer.
 pub(crate) const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an idle connection may wait for its next request, unless the
+/// request says otherwise: ureq's default, and what most servers allow.
+pub(crate) const DEFAULT_IDLE: Duration = Duration::from_secs(15);
+/// The longest a pooled connection is kept for a request that allows it (a
+/// device code poll at a long interval, see [`Http::post_form_after_idle`]).
+/// The pool's own limit: above every poll's, so each request decides.
+pub(crate) const MAX_IDLE: Duration = Duration::from_secs(300);
+
 /// ureq's default is 128 KiB each way; our requests and answers are a few KiB.
 const BUFFER_SIZE: usize = 16 * 1024;
 
@@ -179,6 +187,9 @@ fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agen
         // keeps its connection while the others keep theirs.
         .max_idle_connections(16)
         .max_idle_connections_per_host(2)
+        // The pool keeps connections this long; each request says how old a
+        // connection it takes (`DEFAULT_IDLE`, or a poll's own interval).
+        .max_idle_age(MAX_IDLE)
         .tls_config(tls_config(settings)?)
         .build();
     Ok(config.new_agent())
@@ -188,10 +199,26 @@ impl Http {
     /// `POST` an `application/x-www-form-urlencoded` body. Only transport
     /// failures are errors; every HTTP status comes back as a [`Reply`].
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, Error> {
+        self.post_form_after_idle(url, form, DEFAULT_IDLE)
+    }
+
+    /// As [`post_form`](Self::post_form), taking a pooled connection that
+    /// has been idle up to `idle` (at most [`MAX_IDLE`]): a poll after a long
+    /// interval reuses the flow's connection if the server kept it open (it is
+    /// checked before use), instead of a new TCP and TLS handshake each time.
+    pub fn post_form_after_idle(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        idle: Duration,
+    ) -> Result<Reply, Error> {
         debug!("POST {url}");
         let response = self
             .agent
             .post(url)
+            .config()
+            .max_idle_age(idle.min(MAX_IDLE))
+            .build()
             .send_form(form.iter().copied())
             .map_err(|e| transport_error(url, e))?;
         read_reply(url, response)
@@ -203,6 +230,9 @@ impl Http {
         let response = self
             .agent
             .get(url)
+            .config()
+            .max_idle_age(DEFAULT_IDLE)
+            .build()
             .call()
             .map_err(|e| transport_error(url, e))?;
         read_reply(url, response)

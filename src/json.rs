@@ -31,6 +31,11 @@ impl Object {
         }
     }
 
+    /// The object itself.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.map
+    }
+
     fn wrong_type(&self, key: &str, expected: &str) -> Error {
         Error::invalid(format!(
             "the {} has a '{key}' that is not {expected}",

@@ -8,9 +8,10 @@
 //! never followed; anything else that is not a 2xx JSON object is invalid.
 
 use crate::error::{Error, ErrorKind, ServiceError};
-use crate::http::Reply;
+use crate::http::{Reply, retry_after_delay};
 use crate::json::Object;
 use crate::sanitize::printable;
+use std::time::SystemTime;
 
 /// What one reply means.
 #[derive(Debug)]
@@ -92,15 +93,32 @@ pub(crate) fn success(reply: &Reply, what: &'static str, request: &str) -> Resul
 }
 
 /// The error for an OAuth refusal of `request`. A refusal that comes with
-/// HTTP 5xx or 429 (Entra's `temporarily_unavailable`, AADSTS90033) is the
-/// service being unavailable, not a decision: `Transport`, retryable.
+/// HTTP 5xx or 429, or that says `temporarily_unavailable` (Entra's
+/// AADSTS90033), is the service being unavailable, not a decision:
+/// `Transport`, retryable.
 pub(crate) fn refusal(service: ServiceError, request: &str) -> Error {
-    let kind = if service.status >= 500 || service.status == 429 {
+    let kind = if service.status >= 500
+        || service.status == 429
+        || service.error == "temporarily_unavailable"
+    {
         ErrorKind::Transport
     } else {
         ErrorKind::Service
     };
     Error::service(kind, format!("{request} was refused"), service)
+}
+
+/// `error` with the delay the server's `Retry-After` asks for, read at `now`
+/// (the header may be an HTTP date), when a retry is what the error calls for.
+pub(crate) fn advised(error: Error, reply: &Reply, now: SystemTime) -> Error {
+    if !error.is_retryable() {
+        return error;
+    }
+    let delay = reply
+        .retry_after
+        .as_deref()
+        .and_then(|value| retry_after_delay(value, now));
+    error.with_retry_after(delay)
 }
 
 fn unavailable(reply: &Reply, request: &str) -> Error {
@@ -201,5 +219,25 @@ mod tests {
             ..ServiceError::default()
         };
         assert_eq!(refusal(refused, "r").kind(), ErrorKind::Service);
+        let busy = ServiceError {
+            status: 400,
+            error: "temporarily_unavailable".into(),
+            ..ServiceError::default()
+        };
+        let error = refusal(busy, "r");
+        assert_eq!(error.kind(), ErrorKind::Transport);
+        assert!(error.is_retryable());
+        let mut limited = reply(429, "", "text/plain");
+        limited.retry_after = Some("30".into());
+        let Answer::Transient(error) = read(&limited, "a", "r") else {
+            panic!("429 is transient");
+        };
+        let error = advised(error, &limited, SystemTime::now());
+        assert_eq!(
+            error.retry_after(),
+            Some(std::time::Duration::from_secs(30))
+        );
+        let refused = advised(Error::invalid("x"), &limited, SystemTime::now());
+        assert_eq!(refused.retry_after(), None, "only a retry waits");
     }
 }

@@ -4,6 +4,9 @@
 //! get.
 
 use crate::authority::OIDC_SCOPES;
+use crate::claims::decode_claims;
+use crate::error::Error;
+use serde_json::{Map, Value};
 
 /// The grant type of a device code poll (RFC 8628 section 3.4).
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -19,14 +22,62 @@ pub(crate) struct Requests {
     client_id: String,
     /// Entra: MSAL's OpenID scopes are added and `client_info` is asked for.
     entra: bool,
+    /// Client capabilities (`CP1`: this client handles claims challenges,
+    /// so Entra may issue it long-lived CAE tokens).
+    capabilities: Vec<String>,
 }
 
 impl Requests {
-    pub fn new(client_id: &str, entra: bool) -> Self {
+    pub fn new(client_id: &str, entra: bool, capabilities: Vec<String>) -> Self {
         Requests {
             client_id: client_id.to_string(),
             entra,
+            capabilities,
         }
+    }
+
+    /// The `claims` parameter of every token request: the client
+    /// capabilities as `{"access_token":{"xms_cc":{"values":[...]}}}`, merged
+    /// into a resource's claims challenge (a JSON object) as MSAL Python
+    /// merges them: the challenge's `access_token` object gains `xms_cc`, and
+    /// everything else in it is sent as the resource asked. `None` when there
+    /// is neither.
+    pub fn claims(&self, challenge: Option<&str>) -> Result<Option<String>, Error> {
+        let mut claims = match challenge.map(str::trim).filter(|c| !c.is_empty()) {
+            None => Map::new(),
+            // The JSON, or the base64 the resource's header carries.
+            Some(text) => match decode_claims(text).map(|json| serde_json::from_str(&json)) {
+                Some(Ok(Value::Object(map))) => map,
+                _ => {
+                    return Err(Error::config(
+                        "the claims challenge is neither a JSON object nor base64 of one; pass the `claims` of the resource's WWW-Authenticate header (see claims_challenge_from_www_authenticate)",
+                    ));
+                }
+            },
+        };
+        if !self.capabilities.is_empty() {
+            let slot = claims
+                .entry("access_token")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(access_token) = slot {
+                let values = self
+                    .capabilities
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect();
+                let mut xms_cc = Map::new();
+                xms_cc.insert("values".to_string(), Value::Array(values));
+                access_token.insert("xms_cc".to_string(), Value::Object(xms_cc));
+            }
+        }
+        if claims.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Value::Object(claims).to_string()))
     }
 
     /// The scopes to send for what the caller asked: Entra gets MSAL's
@@ -37,28 +88,36 @@ impl Requests {
         scope_list(asked, extra)
     }
 
-    /// Step 1 (RFC 8628 section 3.1).
-    pub fn device_code<'a>(&'a self, scope: &'a str) -> Form<'a> {
+    /// Step 1 (RFC 8628 section 3.1); `claims` from [`claims`](Self::claims)
+    /// (MSAL sends them when it starts a device flow).
+    pub fn device_code<'a>(&'a self, scope: &'a str, claims: Option<&'a str>) -> Form<'a> {
         let mut form = vec![("client_id", self.client_id.as_str())];
         if !scope.is_empty() {
             form.push(("scope", scope));
         }
+        add_claims(&mut form, claims);
         form
     }
 
     /// A poll with the device code (RFC 8628 section 3.4).
-    pub fn poll<'a>(&'a self, device_code: &'a str) -> Form<'a> {
+    pub fn poll<'a>(&'a self, device_code: &'a str, claims: Option<&'a str>) -> Form<'a> {
         let mut form = vec![
             ("grant_type", DEVICE_CODE_GRANT),
             ("device_code", device_code),
             ("client_id", self.client_id.as_str()),
         ];
         self.add_client_info(&mut form);
+        add_claims(&mut form, claims);
         form
     }
 
     /// A refresh (RFC 6749 section 6); `scope` from [`refresh_scopes`](Self::refresh_scopes).
-    pub fn refresh<'a>(&'a self, refresh_token: &'a str, scope: &'a str) -> Form<'a> {
+    pub fn refresh<'a>(
+        &'a self,
+        refresh_token: &'a str,
+        scope: &'a str,
+        claims: Option<&'a str>,
+    ) -> Form<'a> {
         let mut form = vec![
             ("client_id", self.client_id.as_str()),
             ("grant_type", REFRESH_TOKEN_GRANT),
@@ -66,6 +125,7 @@ impl Requests {
             ("scope", scope),
         ];
         self.add_client_info(&mut form);
+        add_claims(&mut form, claims);
         form
     }
 
@@ -82,6 +142,12 @@ impl Requests {
         if self.entra {
             form.push(("client_info", "1"));
         }
+    }
+}
+
+fn add_claims<'a>(form: &mut Form<'a>, claims: Option<&'a str>) {
+    if let Some(claims) = claims {
+        form.push(("claims", claims));
     }
 }
 
@@ -107,17 +173,17 @@ mod tests {
 
     #[test]
     fn entra_gets_openid_scopes_and_client_info_plain_servers_do_not() {
-        let entra = Requests::new("app", true);
+        let entra = Requests::new("app", true, Vec::new());
         assert_eq!(
             entra.scopes(&["User.Read", "openid"]),
             ["User.Read", "openid", "profile", "offline_access"]
         );
-        assert!(entra.poll("code").contains(&("client_info", "1")));
-        let plain = Requests::new("app", false);
+        assert!(entra.poll("code", None).contains(&("client_info", "1")));
+        let plain = Requests::new("app", false, Vec::new());
         assert_eq!(plain.scopes(&["read write"]), ["read", "write"]);
         assert!(
             !plain
-                .refresh("rt", "read")
+                .refresh("rt", "read", None)
                 .iter()
                 .any(|(k, _)| *k == "client_info")
         );
@@ -125,6 +191,43 @@ mod tests {
             entra.refresh_scopes(&["User.Read".to_string()]),
             ["User.Read", "offline_access", "openid", "profile"]
         );
-        assert_eq!(plain.device_code(""), [("client_id", "app")]);
+        assert_eq!(plain.device_code("", None), [("client_id", "app")]);
+    }
+
+    #[test]
+    fn capabilities_merge_into_a_claims_challenge_as_msal_merges_them() {
+        let bare = Requests::new("app", true, Vec::new());
+        assert_eq!(bare.claims(None).unwrap(), None);
+        assert_eq!(bare.claims(Some(" ")).unwrap(), None);
+        let challenge = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+        assert_eq!(
+            bare.claims(Some(challenge)).unwrap().as_deref(),
+            Some(challenge)
+        );
+        let cae = Requests::new("app", true, vec!["CP1".into()]);
+        assert_eq!(
+            cae.claims(None).unwrap().as_deref(),
+            Some(r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#)
+        );
+        let merged: Value =
+            serde_json::from_str(&cae.claims(Some(challenge)).unwrap().unwrap()).unwrap();
+        assert_eq!(merged["access_token"]["nbf"]["value"], "1700000000");
+        assert_eq!(merged["access_token"]["xms_cc"]["values"][0], "CP1");
+        // Other parts of the challenge go as they came.
+        let id = r#"{"id_token":{"auth_time":{"essential":true}}}"#;
+        let merged: Value = serde_json::from_str(&cae.claims(Some(id)).unwrap().unwrap()).unwrap();
+        assert_eq!(merged["id_token"]["auth_time"]["essential"], true);
+        assert_eq!(merged["access_token"]["xms_cc"]["values"][0], "CP1");
+        let encoded = crate::json::base64url_encode(challenge);
+        assert_eq!(
+            bare.claims(Some(&encoded)).unwrap().as_deref(),
+            Some(challenge)
+        );
+        for bad in ["[1]", "{", "\"x\"", "@@"] {
+            let err = cae.claims(Some(bad)).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Configuration, "{bad}");
+        }
+        let form = cae.refresh("rt", "s", Some("{}"));
+        assert_eq!(form.last(), Some(&("claims", "{}")));
     }
 }

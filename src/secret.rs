@@ -2,9 +2,12 @@
 //!
 //! None of them implements `Display`, and their `Debug` prints `[redacted]`, so
 //! a stray `{:?}` in a log line or a panic message cannot leak one. The value is
-//! reached only through an explicit `secret()` call.
+//! reached only through an explicit `secret()` call. Each is overwritten with
+//! zeros when dropped, so a freed buffer does not keep it for the next
+//! allocation (or a core dump) to find.
 
 use std::fmt;
+use zeroize::Zeroize;
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -21,6 +24,12 @@ macro_rules! secret_type {
             /// The secret itself. Never log it.
             pub fn secret(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.0.zeroize();
             }
         }
 
@@ -48,6 +57,11 @@ secret_type!(
 secret_type!(
     /// An OpenID Connect id_token (a JWT describing the signed-in account).
     IdToken
+);
+secret_type!(
+    /// The value of an `Authorization` header (`Bearer <access token>`), from
+    /// [`Token::authorization_header`](crate::Token::authorization_header).
+    AuthorizationHeader
 );
 
 #[cfg(test)]

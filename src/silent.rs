@@ -29,12 +29,25 @@ pub struct SilentOptions {
     /// Redeem the refresh token even when a cached access token would do
     /// (a token that was just revoked, or new claims).
     pub force_refresh: bool,
+    /// A resource's claims challenge (a JSON object, or the base64 of one
+    /// that its header carries; see
+    /// [`claims_challenge_from_www_authenticate`](crate::claims_challenge_from_www_authenticate)):
+    /// the cached access token is skipped, as it is the one the resource
+    /// refused, and the refresh asks for these claims, merged with the
+    /// client capabilities.
+    pub claims_challenge: Option<String>,
 }
 
 impl SilentOptions {
     /// Sets [`force_refresh`](Self::force_refresh).
     pub fn force_refresh(mut self, force: bool) -> Self {
         self.force_refresh = force;
+        self
+    }
+
+    /// Sets [`claims_challenge`](Self::claims_challenge).
+    pub fn claims_challenge(mut self, claims: impl Into<String>) -> Self {
+        self.claims_challenge = Some(claims.into());
         self
     }
 }
@@ -65,6 +78,10 @@ pub(crate) fn acquire(
     check_wall_clock(started)?;
     let scopes = scope_list(scopes, &[]);
     let app = ctx.app.scope();
+    let claims = ctx.requests.claims(options.claims_challenge.as_deref())?;
+    // A claims challenge means the resource refused the cached token: it is
+    // neither served nor fallen back on (MSAL bypasses the cache too).
+    let bypass = options.force_refresh || options.claims_challenge.is_some();
     let (hid, early) = {
         let doc = ctx.cache.read()?;
         let hid = pick_account(&doc, &app, account, &ctx.cache.describe())?;
@@ -73,13 +90,14 @@ pub(crate) fn acquire(
             home_account_id: &hid,
         };
         match doc.access_token(&app, &wanted, started) {
-            _ if options.force_refresh => (hid, None),
+            _ if bypass => (hid, None),
             Some(token) if !renewal_due(&token, started) => {
                 debug!("silent: a cached access token is still valid");
                 return Ok(token);
             }
-            // The server asked for an early renewal (`refresh_in`): the
-            // token stays usable if the renewal fails, as in MSAL.
+            // Inside the token's refresh-ahead window (spread per token, or
+            // the server's `refresh_in`): it stays usable if the renewal
+            // fails, as in MSAL.
             early => (hid, early),
         }
     };
@@ -92,7 +110,7 @@ pub(crate) fn acquire(
             // Under the lock, the file may hold what another process got
             // while we waited: use its token, or at least its refresh token
             // (the one we read before may be spent by now).
-            if !options.force_refresh
+            if !bypass
                 && let Some(token) = fresh(doc, &app, &scopes, &hid, ctx.clock.wall())
             {
                 debug!("silent: another process refreshed meanwhile; using its tokens");
@@ -107,7 +125,7 @@ pub(crate) fn acquire(
                     ),
                 ));
             };
-            let mut token = redeem(ctx, &endpoints, &refresh, &scopes)?;
+            let mut token = redeem(ctx, &endpoints, &refresh, &scopes, claims.as_deref())?;
             same_user(&token, &hid)?;
             if token.account().is_none() {
                 let known = doc.accounts(&app).into_iter().find(|a| a.home_account_id() == hid);
@@ -134,25 +152,41 @@ fn redeem(
     endpoints: &Endpoints,
     refresh: &CachedRefresh,
     scopes: &[String],
+    claims: Option<&str>,
 ) -> Result<Token, Error> {
     let asked = ctx.requests.refresh_scopes(scopes);
     let scope = asked.join(" ");
-    let form = ctx.requests.refresh(refresh.secret.secret(), &scope);
+    let form = ctx
+        .requests
+        .refresh(refresh.secret.secret(), &scope, claims);
     debug!("silent: redeeming the refresh token at {}", endpoints.token);
     let reply = ctx.http.post_form(&endpoints.token, &form)?;
+    let now = ctx.clock.wall();
     let answer = match oauth::read(&reply, "token answer", "the refresh request") {
         Answer::Success(answer) => answer,
-        Answer::Refused(service) if SIGN_IN_AGAIN.contains(&service.error.as_str()) => {
+        // A server in trouble (5xx, 429) decides nothing, whatever its body
+        // says: only a refusal at a client status means "sign in again".
+        Answer::Refused(service)
+            if service.status < 500
+                && service.status != 429
+                && SIGN_IN_AGAIN.contains(&service.error.as_str()) =>
+        {
             return Err(Error::service(
                 ErrorKind::InteractionRequired,
                 "the server refused the cached refresh token; the account must sign in again with the device code",
                 service,
             ));
         }
-        Answer::Refused(service) => return Err(oauth::refusal(service, "the refresh request")),
-        Answer::Transient(error) | Answer::Invalid(error) => return Err(error),
+        // 5xx, 429 and `temporarily_unavailable` are outages, whatever
+        // the body: Transport, retryable, with the server's Retry-After.
+        Answer::Refused(service) => {
+            let error = oauth::refusal(service, "the refresh request");
+            return Err(oauth::advised(error, &reply, now));
+        }
+        Answer::Transient(error) => return Err(oauth::advised(error, &reply, now)),
+        Answer::Invalid(error) => return Err(error),
     };
-    Token::from_answer(&answer, &asked, &ctx.app.environment, ctx.clock.wall())
+    Token::from_answer(&answer, &asked, &ctx.app.environment, now)
         .map_err(|e| e.with_status(reply.status))
 }
 
@@ -189,9 +223,10 @@ fn same_user(token: &Token, hid: &str) -> Result<(), Error> {
     }
 }
 
-/// Whether the server's `refresh_in` advice says to renew the token by now.
+/// Whether a silent call at `now` renews the token rather than serve it: its
+/// refresh-ahead point (spread per token, see `refresh_ahead`) has passed.
 fn renewal_due(token: &Token, now: SystemTime) -> bool {
-    token.refresh_at().is_some_and(|at| at <= now)
+    token.renew_after() <= now
 }
 
 /// The home account id a silent call is for.

@@ -2,8 +2,9 @@
 
 use crate::error::Error;
 use crate::json::{Object, base64url_decode};
+use crate::refresh_ahead;
 use crate::sanitize::printable;
-use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::secret::{AccessToken, AuthorizationHeader, IdToken, RefreshToken};
 use log::warn;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -55,6 +56,19 @@ impl Token {
     pub fn refresh_at(&self) -> Option<SystemTime> {
         self.refresh_at
     }
+    /// From when a silent call renews this access token instead of handing
+    /// it out (a failed renewal still hands it out): a point in the five
+    /// minutes before the token's last five, or before the server's
+    /// `refresh_in` advice, drawn from the token itself so that a fleet of
+    /// boards signed in together does not refresh in the same second.
+    pub fn renew_after(&self) -> SystemTime {
+        refresh_ahead::renew_after(
+            self.expires_at,
+            self.refresh_at,
+            self.received_at,
+            refresh_ahead::seed_of(self.access_token.secret()),
+        )
+    }
     /// When the answer arrived (wall clock).
     pub fn received_at(&self) -> SystemTime {
         self.received_at
@@ -79,6 +93,45 @@ impl Token {
     /// The family of client ids this refresh token serves (Entra `foci`).
     pub fn family_id(&self) -> Option<&str> {
         self.family_id.as_deref()
+    }
+
+    /// The claims of the id_token, read-only: `name`, `oid`, `tid`, `roles`,
+    /// whatever the server put in. `None` without an id_token, or when it is
+    /// not a JWT with a JSON payload. The signature is not checked: a public
+    /// client got it straight from the token endpoint over TLS (OpenID Connect
+    /// Core 3.1.3.7), so use it to show who signed in, not to grant access.
+    pub fn id_token_claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let id_token = self.id_token.as_ref()?;
+        decode_jwt_claims(id_token.secret())
+            .ok()
+            .map(Object::into_map)
+    }
+
+    /// The `Authorization` header value for an API call: `Bearer <token>`,
+    /// or the token type the server gave (`DPoP`, ...). A lower-case
+    /// `bearer` is sent as `Bearer`, which some APIs insist on.
+    ///
+    /// Fails with [`InvalidResponse`](crate::ErrorKind::InvalidResponse) when
+    /// the token or its type could smuggle anything into an HTTP request (a
+    /// line break, a space, a control character): the server sent something
+    /// no API would accept, and it is not handed on.
+    pub fn authorization_header(&self) -> Result<AuthorizationHeader, Error> {
+        let kind = match self.token_type.as_str() {
+            t if t.eq_ignore_ascii_case("bearer") => "Bearer",
+            t => t,
+        };
+        if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(Error::invalid(
+                "the server gave a token type that cannot be sent in an Authorization header; report it to the server's operator",
+            ));
+        }
+        let token = self.access_token.secret();
+        if !is_b64token(token) {
+            return Err(Error::invalid(
+                "the access token has characters an Authorization header cannot carry (RFC 6750 b64token); report it to the server's operator",
+            ));
+        }
+        Ok(AuthorizationHeader::new(format!("{kind} {token}")))
     }
 
     /// Why this token, just issued by the server, could not be written to
@@ -288,6 +341,16 @@ impl Account {
     }
 }
 
+/// Whether `token` is an RFC 6750 `b64token`: nothing in it can end a header
+/// or start another.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
 /// The claims of a JWT, without checking its signature: a public client
 /// received it directly from the token endpoint over TLS, as MSAL reasons.
 pub(crate) fn decode_jwt_claims(jwt: &str) -> Result<Object, Error> {
@@ -354,6 +417,37 @@ mod tests {
             (Some("Ada"), Some("o-1"), Some("t-1"))
         );
         assert_eq!(account.environment(), "login.example");
+    }
+
+    #[test]
+    fn header_and_claims_for_the_user_of_the_token() {
+        let jwt = format!("h.{}.s", b64(r#"{"name":"Ada","roles":["a","b"]}"#));
+        let json = format!(
+            r#"{{"access_token":"eyJ0.x-y_z==","token_type":"bearer","id_token":"{jwt}"}}"#
+        );
+        let token = Token::from_answer(&answer(&json), &[], "h", SystemTime::UNIX_EPOCH).unwrap();
+        let header = token.authorization_header().unwrap();
+        assert_eq!(header.secret(), "Bearer eyJ0.x-y_z==");
+        assert!(!format!("{header:?}").contains("eyJ0"));
+        let claims = token.id_token_claims().unwrap();
+        assert_eq!(claims["name"], "Ada");
+        assert_eq!(claims["roles"][1], "b");
+        for (at, kind) in [
+            ("a b", "Bearer"),
+            ("a\\r\\nX: 1", "Bearer"),
+            ("a", "Bea rer"),
+            ("a", ""),
+        ] {
+            let json = format!(r#"{{"access_token":"{at}","token_type":"{kind}"}}"#);
+            let token =
+                Token::from_answer(&answer(&json), &[], "h", SystemTime::UNIX_EPOCH).unwrap();
+            let err = token.authorization_header().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{at:?} {kind:?}");
+            assert!(token.id_token_claims().is_none());
+        }
+        let dpop = r#"{"access_token":"t","token_type":"DPoP"}"#;
+        let token = Token::from_answer(&answer(dpop), &[], "h", SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(token.authorization_header().unwrap().secret(), "DPoP t");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Request {
-    Run(Args),
+    Run(Box<Args>),
     /// Usage of one command, or of all.
     Help(Option<Command>),
     Version,
@@ -44,6 +44,9 @@ pub struct Args {
     pub cache: Option<PathBuf>,
     pub account: Option<String>,
     pub force_refresh: bool,
+    /// A claims challenge, base64 or JSON, as given (the library checks it).
+    pub claims_challenge: Option<String>,
+    pub capabilities: Vec<String>,
     /// Whether `login` draws a QR code (only ever on a terminal).
     pub qr: bool,
     pub verbose: bool,
@@ -97,10 +100,9 @@ pub fn parse(
         if spec.value.is_some() && value.is_empty() {
             return Err(fail(format!("{} is empty: give a value", spec.long)));
         }
-        // Only --scope adds up; a second value for anything else is more
-        // likely a mistake than an intended override.
-        if spec.key != Key::Scope && spec.value.is_some() && given.iter().any(|g| g.key == spec.key)
-        {
+        // Only --scope and --client-capability add up; a second value for
+        // anything else is more likely a mistake than an intended override.
+        if !adds_up(spec.key) && spec.value.is_some() && given.iter().any(|g| g.key == spec.key) {
             return Err(fail(format!("{} is given twice", spec.long)));
         }
         given.push(Given {
@@ -198,7 +200,7 @@ fn fill_from_env(
         let Some(value) = env(name).filter(|v| !v.is_empty()) else {
             continue;
         };
-        if spec.key == Key::Scope {
+        if adds_up(spec.key) {
             let text = value
                 .to_str()
                 .ok_or_else(|| format!("{name} is not valid UTF-8"))?;
@@ -229,6 +231,10 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
     for scope in given.iter().filter(|g| g.key == Key::Scope) {
         scopes.push(checked_scope(scope)?);
     }
+    let mut capabilities = Vec::new();
+    for capability in given.iter().filter(|g| g.key == Key::ClientCapability) {
+        capabilities.push(checked_scope(capability)?);
+    }
     let timeout = raw(Key::Timeout).map(seconds).transpose()?;
     if raw(Key::Qr).is_some() && raw(Key::NoQr).is_some() {
         return Err("--qr and --no-qr contradict each other: give one".into());
@@ -240,7 +246,7 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         text(Key::DeviceEndpoint)?,
         text(Key::TokenEndpoint)?,
     )?;
-    Ok(Request::Run(Args {
+    Ok(Request::Run(Box::new(Args {
         command,
         client_id,
         server,
@@ -250,9 +256,17 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         cache: path(Key::Cache),
         account: text(Key::Account)?,
         force_refresh: raw(Key::ForceRefresh).is_some(),
+        claims_challenge: text(Key::ClaimsChallenge)?,
+        capabilities,
         qr: raw(Key::NoQr).is_none(),
         verbose: raw(Key::Verbose).is_some(),
-    }))
+    })))
+}
+
+/// Options whose values add up, given on the line or in their variable
+/// (separated by spaces).
+fn adds_up(key: Key) -> bool {
+    matches!(key, Key::Scope | Key::ClientCapability)
 }
 
 fn client_id(given: &Given) -> Result<String, String> {
@@ -355,7 +369,7 @@ mod tests {
 
     fn run(args: &[&[u8]], env: &[(&str, &str)]) -> Args {
         match parse_with(args, env) {
-            Ok(Request::Run(args)) => args,
+            Ok(Request::Run(args)) => *args,
             other => panic!("{other:?}"),
         }
     }

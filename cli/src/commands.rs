@@ -32,7 +32,7 @@ fn login(args: &Args) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("cannot watch signal {signal}: {e}")))?;
     }
     let flow = app
-        .start_device_flow(&scopes(args))
+        .start_device_flow_with_claims(&scopes(args), args.claims_challenge.as_deref())
         .map_err(|e| failed(args, &e))?;
     app.display(&flow).map_err(|e| failed(args, &e))?;
     let token = match args.timeout {
@@ -60,7 +60,10 @@ fn login(args: &Args) -> Result<(), Failure> {
 fn token(args: &Args) -> Result<(), Failure> {
     let app = client(args)?;
     let account = chosen_account(&app, args)?;
-    let options = SilentOptions::default().force_refresh(args.force_refresh);
+    let mut options = SilentOptions::default().force_refresh(args.force_refresh);
+    if let Some(claims) = &args.claims_challenge {
+        options = options.claims_challenge(claims.clone());
+    }
     let token = app
         .acquire_token_silent_with(&scopes(args), account.as_ref(), &options)
         .map_err(|e| failed(args, &e))?;
@@ -210,7 +213,8 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
     let mut builder = PublicClient::builder(client_id)
         .authority(authority(args)?)
         .token_cache(cache(args)?)
-        .display(StdoutDisplay::new().qr(args.qr));
+        .display(StdoutDisplay::new().qr(args.qr))
+        .client_capabilities(args.capabilities.iter().cloned());
     if let Some(path) = &args.ca_file {
         let pem = ca_file::read(path).map_err(Failure::usage)?;
         check_roots(path, &pem)?;

@@ -4,7 +4,8 @@
 //! ```text
 //! devicecode login    --client-id ID <server> [--scope S]... [--ca-file PEM] [--timeout SECS] [--cache FILE]
 //! devicecode token    --client-id ID <server> [--scope S]... [--ca-file PEM] [--cache FILE]
-//!                     [--account USERNAME] [--force-refresh]
+//!                     [--account USERNAME] [--force-refresh] [--claims-challenge B64]
+//!                     [--client-capability CAP]...
 //! devicecode accounts [--client-id ID <server>] [--cache FILE]
 //! devicecode logout   [--client-id ID <server>] [--cache FILE] [--account USERNAME]
 //! devicecode help [COMMAND] | --help | --version

@@ -365,16 +365,13 @@ impl CacheDoc {
         let cid = app.client_id;
         let realm = app.realm(account);
         let target = target_of(token.scopes());
-        let new_scopes = match_scopes(token.scopes());
 
-        // Access tokens for overlapping scopes are superseded, and this app's
-        // expired ones are of no use to anyone: both would only grow the file.
+        // An access token is keyed by its target, as MSAL keys it: tokens for
+        // other scope sets of the account stay side by side, and only an entry
+        // with the same key is replaced (by the insert below). This app's
+        // expired tokens are of no use to anyone and would only grow the file.
         self.remove_where(ACCESS_TOKEN, |e| {
-            text(e, "client_id") == cid
-                && (time(e, "expires_on").is_none_or(|at| at <= now)
-                    || (owned_by(e, app, hid)
-                        && text(e, "realm").eq_ignore_ascii_case(&realm)
-                        && overlaps(text(e, "target"), &new_scopes)))
+            text(e, "client_id") == cid && time(e, "expires_on").is_none_or(|at| at <= now)
         });
         let mut at = Entry::new();
         put(&mut at, "credential_type", "AccessToken");
@@ -395,7 +392,7 @@ impl CacheDoc {
         if let Some(refresh_on) = token.refresh_at() {
             put(&mut at, "refresh_on", &epoch(refresh_on));
         }
-        let key = msal_key(&[hid, env, "accesstoken", cid, &realm, &target]);
+        let key = access_token_key(hid, env, cid, &realm, &target, token.token_type());
         self.section_mut(ACCESS_TOKEN)
             .insert(key, Value::Object(at));
 
@@ -657,10 +654,22 @@ fn covers(target: &str, needed: &[String]) -> bool {
     needed.iter().all(|scope| have.contains(scope))
 }
 
-fn overlaps(target: &str, scopes: &[String]) -> bool {
-    target
-        .split_whitespace()
-        .any(|t| scopes.iter().any(|s| s.eq_ignore_ascii_case(t)))
+/// MSAL's access token key. A token type other than Bearer (a DPoP or PoP
+/// token) is a credential of another kind for the same target, so MSAL .NET
+/// appends it; a Bearer key stays exactly MSAL Python's.
+fn access_token_key(
+    hid: &str,
+    env: &str,
+    cid: &str,
+    realm: &str,
+    target: &str,
+    token_type: &str,
+) -> String {
+    if token_type.is_empty() || token_type.eq_ignore_ascii_case("bearer") {
+        msal_key(&[hid, env, "accesstoken", cid, realm, target])
+    } else {
+        msal_key(&[hid, env, "accesstoken", cid, realm, target, token_type])
+    }
 }
 
 #[cfg(test)]
@@ -811,6 +820,76 @@ mod tests {
                 r#"ann@x h2 login.example None None Some("organizations")"#,
                 r#"bob@x h3 login.example None None Some("organizations")"#,
             ]
+        );
+    }
+
+    fn issued(secret: &str, scopes: &[&str], now: SystemTime, life: u64) -> Token {
+        Token::from_cache(
+            AccessToken::new(secret),
+            "Bearer",
+            now + Duration::from_secs(life),
+            None,
+            None,
+            now,
+            scopes.iter().map(|s| s.to_string()).collect(),
+            None,
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn access_tokens_for_other_scopes_stay_side_by_side() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut doc = CacheDoc::default();
+        let save = |doc: &mut CacheDoc, token: &Token, at: SystemTime| {
+            doc.save(&APP, token, None, "grant", at)
+        };
+        // Entra lists `email` beside both: they share a scope, not a key.
+        save(
+            &mut doc,
+            &issued("user", &["User.Read", "email"], now, 3600),
+            now,
+        );
+        save(
+            &mut doc,
+            &issued("mail", &["Mail.Read", "email"], now, 3600),
+            now,
+        );
+        let secret = |doc: &CacheDoc, scope: &str| {
+            let scopes = [scope.to_string()];
+            let wanted = Wanted {
+                scopes: &scopes,
+                home_account_id: "",
+            };
+            doc.access_token(&APP, &wanted, now)
+                .map(|t| t.access_token().secret().to_string())
+        };
+        assert_eq!(secret(&doc, "user.read").as_deref(), Some("user"));
+        assert_eq!(secret(&doc, "Mail.Read").as_deref(), Some("mail"));
+        // The same key is replaced; a Bearer key is MSAL Python's exactly.
+        save(
+            &mut doc,
+            &issued("user2", &["email", "User.Read"], now, 3600),
+            now,
+        );
+        assert_eq!(secret(&doc, "User.Read").as_deref(), Some("user2"));
+        assert_eq!(doc.section(ACCESS_TOKEN).count(), 2);
+        assert!(
+            doc.section(ACCESS_TOKEN)
+                .any(|(k, _)| k == "-login.example-accesstoken-cid-organizations-user.read email")
+        );
+        // A rewrite drops what has expired by then.
+        let later = now + Duration::from_secs(7200);
+        save(
+            &mut doc,
+            &issued("files", &["Files.Read"], later, 3600),
+            later,
+        );
+        assert_eq!(doc.section(ACCESS_TOKEN).count(), 1);
+        assert_eq!(
+            access_token_key("h", "e", "c", "r", "t", "pop"),
+            "h-e-accesstoken-c-r-t-pop"
         );
     }
 }

@@ -172,6 +172,23 @@ pub enum Fault {
     },
 }
 
+/// An access token as the authority issued it, from
+/// [`TestAuthority::access_token`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Default)]
+pub struct IssuedAccessToken {
+    /// The scopes it was issued for, as requested.
+    pub scopes: Vec<String>,
+    /// The client capabilities the request declared (`xms_cc` values).
+    pub capabilities: Vec<String>,
+    /// The `claims` parameter of the request, as sent.
+    pub claims: Option<String>,
+    /// Its `expires_in`.
+    pub lifetime: u64,
+    /// Whether [`TestAuthority::revoke_access_tokens_by_event`] revoked it.
+    pub revoked: bool,
+}
+
 /// Which certificate the authority presents (see
 /// [`TestAuthorityBuilder::certificate`] and
 /// [`TestAuthority::present_certificate`]).
@@ -290,6 +307,9 @@ pub struct TestAuthorityBuilder {
     display_name: String,
     plain_http: bool,
     keep_alive: bool,
+    refresh_in: Option<u64>,
+    cae_token_lifetime: u64,
+    also_granted: Vec<String>,
 }
 
 impl fmt::Debug for TestAuthorityBuilder {
@@ -314,6 +334,9 @@ impl fmt::Debug for TestAuthorityBuilder {
             .field("display_name", &self.display_name)
             .field("plain_http", &self.plain_http)
             .field("keep_alive", &self.keep_alive)
+            .field("refresh_in", &self.refresh_in)
+            .field("cae_token_lifetime", &self.cae_token_lifetime)
+            .field("also_granted", &self.also_granted)
             .finish_non_exhaustive()
     }
 }
@@ -340,9 +363,15 @@ impl Default for TestAuthorityBuilder {
             display_name: "Device User".to_string(),
             plain_http: false,
             keep_alive: true,
+            refresh_in: None,
+            cae_token_lifetime: CAE_TOKEN_LIFETIME,
+            also_granted: Vec::new(),
         }
     }
 }
+
+/// How long Entra's continuous access evaluation tokens live at most: 28 h.
+const CAE_TOKEN_LIFETIME: u64 = 28 * 3600;
 
 impl TestAuthorityBuilder {
     /// Which service to imitate. Default: [`Flavor::Entra`].
@@ -484,6 +513,33 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// Send `refresh_in` (seconds) with every access token, as Entra does
+    /// for long-lived tokens: the client should renew after that, not at
+    /// expiry. Default: not sent.
+    pub fn refresh_in(mut self, seconds: Option<u64>) -> Self {
+        self.refresh_in = seconds;
+        self
+    }
+
+    /// The lifetime of access tokens issued to a client that declares the
+    /// `CP1` capability (`claims={"access_token":{"xms_cc":{"values":["CP1"]}}}`):
+    /// Entra's continuous access evaluation tokens, up to 28 hours, revoked by
+    /// event instead (see [`TestAuthority::revoke_access_tokens_by_event`]).
+    /// Entra flavor only. Default: 28 h.
+    pub fn cae_token_lifetime(mut self, seconds: u64) -> Self {
+        self.cae_token_lifetime = seconds;
+        self
+    }
+
+    /// Entra only: scopes every token answer lists in `scope` besides those
+    /// asked for, as Entra lists `email` whenever `openid` is asked. Tokens
+    /// for different scope sets then share a scope without being for the
+    /// same thing. Default: none.
+    pub fn also_granted(mut self, scopes: Vec<String>) -> Self {
+        self.also_granted = scopes;
+        self
+    }
+
     /// Makes the certificates, binds `127.0.0.1` on an ephemeral port and
     /// starts serving.
     pub fn start(self) -> io::Result<TestAuthority> {
@@ -514,6 +570,9 @@ impl TestAuthorityBuilder {
             username: self.username,
             display_name: self.display_name,
             keep_alive: self.keep_alive,
+            refresh_in: self.refresh_in,
+            cae_token_lifetime: self.cae_token_lifetime,
+            also_granted: self.also_granted,
         };
         let mut state = State::new();
         state.certificate = self.certificate;
@@ -686,6 +745,48 @@ impl TestAuthority {
         self.shared.lock().certificate = certificate;
     }
 
+    /// What the authority knows of an access token it issued: its scopes,
+    /// the capabilities and claims it was asked with, whether an event
+    /// revoked it. `None` for a token it never issued. This is the check a
+    /// resource would make, so a test can tell which token it was given.
+    pub fn access_token(&self, token: &str) -> Option<IssuedAccessToken> {
+        self.shared.lock().access_tokens.get(token).cloned()
+    }
+
+    /// A critical event (the account disabled, its password changed, its
+    /// location changed): every access token issued so far is revoked, as
+    /// continuous access evaluation revokes them, while refresh tokens stay
+    /// good. A resource refuses a revoked token of a `CP1` client with a
+    /// claims challenge ([`resource_challenge`](Self::resource_challenge)).
+    pub fn revoke_access_tokens_by_event(&self) {
+        for token in self.shared.lock().access_tokens.values_mut() {
+            token.revoked = true;
+        }
+    }
+
+    /// The `WWW-Authenticate` header a CAE-enabled resource answers with
+    /// `401` for this access token: a claims challenge
+    /// (`error="insufficient_claims"`, `claims` = base64 of
+    /// `{"access_token":{"nbf":{"essential":true,"value":"<now>"}}}`) when the
+    /// token was revoked by an event and its client declared `CP1`; `None`
+    /// when the resource would accept the token, or refuse it otherwise.
+    pub fn resource_challenge(&self, token: &str) -> Option<String> {
+        let issued = self.access_token(token)?;
+        if !issued.revoked || !issued.capabilities.iter().any(|c| c == "CP1") {
+            return None;
+        }
+        let now = util::epoch_seconds(self.shared.clock.wall());
+        let claims = serde_json::json!({
+            "access_token": {"nbf": {"essential": true, "value": now.to_string()}}
+        });
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(claims.to_string());
+        Some(format!(
+            r#"Bearer realm="", authorization_uri="{}/common/oauth2/authorize", error="insufficient_claims", claims="{encoded}""#,
+            self.shared.base_url
+        ))
+    }
+
     /// Revokes every refresh token issued so far: using one gets
     /// `invalid_grant`.
     pub fn revoke_refresh_tokens(&self) {
@@ -739,6 +840,9 @@ struct Config {
     username: String,
     display_name: String,
     keep_alive: bool,
+    refresh_in: Option<u64>,
+    cae_token_lifetime: u64,
+    also_granted: Vec<String>,
 }
 
 /// The fixed identity of the one person who signs in.

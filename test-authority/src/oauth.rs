@@ -12,7 +12,7 @@ use super::handler::method_not_allowed;
 use super::http::{Request, Response};
 use super::state::{Decision, DeviceCode, Grant, RefreshToken, State};
 use super::util::{entra_timestamp, epoch_seconds, is_guid};
-use super::{Approval, Flavor, Shared};
+use super::{Approval, Flavor, IssuedAccessToken, Shared};
 
 /// The `grant_type` of a device code poll (RFC 8628 section 3.4).
 pub(super) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -181,6 +181,7 @@ pub(super) fn device_authorization(x: &mut Exchange<'_>) -> (Response, String) {
 }
 
 fn issue_device_code(x: &mut Exchange<'_>) -> Result<Response, OAuthError> {
+    check_claims(x.param("claims"))?;
     check_tenant(x.shared, x.tenant)?;
     check_duplicates(x.form)?;
     let client_id = x.require("client_id")?;
@@ -302,6 +303,7 @@ fn redeem(x: &mut Exchange<'_>) -> Result<Response, OAuthError> {
     }
     let client_id = x.require("client_id")?;
     check_client(x, client_id)?;
+    check_claims(x.param("claims"))?;
     if grant_type == DEVICE_CODE_GRANT {
         device_code_grant(x, client_id)
     } else {
@@ -516,6 +518,34 @@ fn new_refresh_token(
     token
 }
 
+/// Entra refuses a `claims` parameter that is not a JSON object.
+fn check_claims(claims: Option<&str>) -> Result<(), OAuthError> {
+    match claims.map(serde_json::from_str::<Value>) {
+        None | Some(Ok(Value::Object(_))) => Ok(()),
+        Some(_) => Err(OAuthError::invalid_request(
+            90_014,
+            "The claims parameter is not a valid JSON object.",
+        )),
+    }
+}
+
+/// The client capabilities a `claims` parameter declares (`xms_cc`).
+fn capabilities(claims: Option<&str>) -> Vec<String> {
+    let Some(Ok(claims)) = claims.map(serde_json::from_str::<Value>) else {
+        return Vec::new();
+    };
+    claims["access_token"]["xms_cc"]["values"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A successful token answer (RFC 6749 section 5.1), in the flavor's shape.
 fn token_response(
     x: &mut Exchange<'_>,
@@ -533,18 +563,45 @@ fn token_response(
     put(&mut body, "token_type", json!("Bearer"));
     match config.flavor {
         Flavor::Entra => {
-            let granted: Vec<&str> = scopes
+            let mut granted: Vec<&str> = scopes
                 .iter()
                 .map(String::as_str)
                 .filter(|s| *s != "offline_access")
                 .collect();
+            for extra in &config.also_granted {
+                if !granted.contains(&extra.as_str()) {
+                    granted.push(extra);
+                }
+            }
             if !granted.is_empty() {
                 put(&mut body, "scope", json!(granted.join(" ")));
             }
-            let lifetime = config.token_lifetime.unwrap_or(3599);
+            let claims = x.param("claims");
+            let capabilities = capabilities(claims);
+            // CP1: the client handles claims challenges, so Entra may give
+            // it a long-lived CAE token, revoked by event rather than by age.
+            let lifetime = if capabilities.iter().any(|c| c == "CP1") {
+                config.cae_token_lifetime
+            } else {
+                config.token_lifetime.unwrap_or(3599)
+            };
             put(&mut body, "expires_in", number(shared, lifetime));
             put(&mut body, "ext_expires_in", number(shared, lifetime));
-            put(&mut body, "access_token", json!(x.state.rng.token(64)));
+            if let Some(refresh_in) = config.refresh_in {
+                put(&mut body, "refresh_in", number(shared, refresh_in));
+            }
+            let access_token = x.state.rng.token(64);
+            x.state.access_tokens.insert(
+                access_token.clone(),
+                IssuedAccessToken {
+                    scopes: scopes.to_vec(),
+                    capabilities,
+                    claims: claims.map(str::to_string),
+                    lifetime,
+                    revoked: false,
+                },
+            );
+            put(&mut body, "access_token", json!(access_token));
             let tid = tenant
                 .filter(|t| is_guid(t))
                 .unwrap_or(&identity.tenant_id)
@@ -575,8 +632,17 @@ fn token_response(
             }
         }
         Flavor::Generic => {
-            put(&mut body, "access_token", json!(x.state.rng.token(48)));
+            let access_token = x.state.rng.token(48);
             let lifetime = config.token_lifetime.unwrap_or(3600);
+            x.state.access_tokens.insert(
+                access_token.clone(),
+                IssuedAccessToken {
+                    scopes: scopes.to_vec(),
+                    lifetime,
+                    ..IssuedAccessToken::default()
+                },
+            );
+            put(&mut body, "access_token", json!(access_token));
             put(&mut body, "expires_in", number(shared, lifetime));
             let api_scopes: Vec<&str> = scopes
                 .iter()

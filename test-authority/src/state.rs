@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::util::Rng;
-use super::{Certificate, Endpoint, Fault, Stats};
+use super::{Certificate, Endpoint, Fault, IssuedAccessToken, Stats};
 
 /// The person's decision on a device code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,8 @@ pub(super) struct State {
     /// Device codes by their `device_code` value.
     pub(super) codes: HashMap<String, DeviceCode>,
     pub(super) refresh_tokens: HashMap<String, RefreshToken>,
+    /// Every access token issued, by its value.
+    pub(super) access_tokens: HashMap<String, IssuedAccessToken>,
     /// Every sign-in (a successful device code redemption), by index.
     pub(super) grants: Vec<Grant>,
     pub(super) rng: Rng,
@@ -120,6 +122,7 @@ impl State {
             certificate: Certificate::Valid,
             codes: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            access_tokens: HashMap::new(),
             grants: Vec::new(),
             rng: Rng::new(),
         }

@@ -1120,3 +1120,52 @@ fn drop_stops_the_server_promptly() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(idle.reply().is_none(), "idle connections are closed");
 }
+
+#[test]
+fn cp1_clients_get_cae_tokens_with_refresh_in_and_bad_claims_are_refused() {
+    let clock = ManualClock::new();
+    let authority = plain(&clock)
+        .approval(Approval::AfterPolls(1))
+        .refresh_in(Some(600))
+        .also_granted(vec!["email".into()])
+        .start()
+        .unwrap();
+    let mut raw = Raw::connect(&authority);
+    let code = start_flow(&mut raw, ENTRA_DEVICE, SCOPES);
+    clock.advance(Duration::from_secs(5));
+    // {"access_token":{"xms_cc":{"values":["CP1"]}}}, form-encoded.
+    let cp1 =
+        "%7B%22access_token%22%3A%7B%22xms_cc%22%3A%7B%22values%22%3A%5B%22CP1%22%5D%7D%7D%7D";
+    let reply = raw.post(ENTRA_TOKEN, &format!("{}&claims={cp1}", poll_form(&code)));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["expires_in"], 28 * 3600);
+    assert_eq!(body["refresh_in"], 600);
+    assert_eq!(body["scope"], "User.Read openid profile email");
+    let issued = authority
+        .access_token(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(issued.capabilities, ["CP1"]);
+    assert!(!issued.revoked);
+    assert!(
+        authority
+            .resource_challenge(body["access_token"].as_str().unwrap())
+            .is_none()
+    );
+    authority.revoke_access_tokens_by_event();
+    let header = authority
+        .resource_challenge(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        header.contains(r#"error="insufficient_claims", claims=""#),
+        "{header}"
+    );
+
+    let refresh = format!(
+        "grant_type=refresh_token&client_id=app&refresh_token={}&claims=%5B1%5D",
+        body["refresh_token"].as_str().unwrap()
+    );
+    let reply = raw.post(ENTRA_TOKEN, &refresh);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.error(), "invalid_request");
+}

@@ -5,7 +5,9 @@
 //!   is read: accounts, a silent cache hit, and its refresh token redeemed.
 //! - When `python3 -c "import msal"` works (CI installs it, and with `CI`
 //!   set its absence fails the test), both programs share one live file: MSAL signs in and we refresh from its file; we
-//!   sign in and MSAL gets a silent hit and refreshes from ours.
+//!   sign in and MSAL gets a silent hit and refreshes from ours. Tokens for
+//!   two scope sets of one account live side by side in one file, whichever
+//!   program wrote them, and each program is served both from the cache.
 
 use crate::common::{CLIENT_ID, Seen, builder};
 use devicecode::{Authority, CancelHandle, ErrorKind, FileCache, ManualClock, PublicClient};
@@ -205,6 +207,38 @@ fn msal_python_and_devicecode_share_one_file() {
         "we read MSAL's rewrite of its own file"
     );
 
+    // MSAL adds a Mail.Read token beside User.Read (a refresh); we are
+    // served both from its file without a request, and our refresh of one
+    // leaves MSAL's other in place for MSAL.
+    let got = msal("scopes", &auth, &ca, &theirs, &[USERNAME, "Mail.Read="]);
+    assert_eq!(got["Mail.Read"]["source"], "identity_provider");
+    let doc = read_json(&theirs);
+    assert_eq!(
+        doc["AccessToken"].as_object().unwrap().len(),
+        2,
+        "MSAL keeps both"
+    );
+    let before = auth.stats().requests.len();
+    let user = app.acquire_token_silent(&["User.Read"], None).unwrap();
+    let mail = app.acquire_token_silent(&["Mail.Read"], None).unwrap();
+    assert_eq!(
+        Some(mail.access_token().secret()),
+        got["Mail.Read"]["access_token"].as_str()
+    );
+    assert_eq!(auth.stats().requests.len(), before, "both from MSAL's file");
+    let mail = app
+        .acquire_token_silent_with(&["Mail.Read"], None, &options)
+        .unwrap();
+    let user_pair = format!("User.Read={}", user.access_token().secret());
+    let mail_pair = format!("Mail.Read={}", mail.access_token().secret());
+    msal(
+        "scopes",
+        &auth,
+        &ca,
+        &theirs,
+        &[USERNAME, &user_pair, &mail_pair],
+    );
+
     // We sign in into an empty file; MSAL reads it.
     let mine = dir.join("devicecode-wrote.json");
     let app = client(&mine);
@@ -228,6 +262,20 @@ fn msal_python_and_devicecode_share_one_file() {
     assert_eq!(
         seen["refreshed_access_token"].as_str(),
         Some(hit.access_token().secret())
+    );
+
+    // We keep two scope sets in our file; MSAL is served both from it.
+    let mail = app.acquire_token_silent(&["Mail.Read"], None).unwrap();
+    let doc = read_json(&mine);
+    assert_eq!(doc["AccessToken"].as_object().unwrap().len(), 2);
+    let user_pair = format!("User.Read={}", hit.access_token().secret());
+    let mail_pair = format!("Mail.Read={}", mail.access_token().secret());
+    msal(
+        "scopes",
+        &auth,
+        &ca,
+        &mine,
+        &[USERNAME, &user_pair, &mail_pair],
     );
     let _ = std::fs::remove_dir_all(dir);
 }

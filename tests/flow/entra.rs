@@ -160,8 +160,12 @@ fn a_code_nobody_enters_expires_after_fifteen_minutes_in_milliseconds() {
     assert_eq!(err.kind(), ErrorKind::Expired, "{err}");
     let stats = auth.stats();
     let polls = stats.polls();
-    assert!((178..=180).contains(&polls.len()), "{} polls", polls.len());
-    assert!(polls.iter().all(|p| p.answer == "authorization_pending"));
+    assert!((178..=181).contains(&polls.len()), "{} polls", polls.len());
+    // The last-chance poll, a second before the deadline, comes sooner than
+    // the interval: this strict authority says slow_down to it.
+    let (last, before) = polls.split_last().unwrap();
+    assert!(before.iter().all(|p| p.answer == "authorization_pending"));
+    assert!(["authorization_pending", "slow_down"].contains(&last.answer.as_str()));
     assert!(
         clock.elapsed() >= Duration::from_secs(900) && clock.elapsed() < Duration::from_secs(906)
     );
@@ -448,4 +452,96 @@ fn redirects_are_not_followed() {
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     assert!(err.to_string().contains("redirect"), "{err}");
     assert_eq!(auth.stats().requests.len(), 2);
+}
+
+#[test]
+fn a_person_who_approves_in_the_last_interval_is_signed_in() {
+    let clock = ManualClock::new();
+    // Entra does not slow a late poll down; this authority is told not to.
+    let auth = TestAuthority::builder()
+        .clock(Arc::new(clock.clone()))
+        .expires_in(20)
+        .interval(Some(5))
+        .enforce_interval(false)
+        .approval(Approval::After(Duration::from_secs(17)))
+        .start()
+        .unwrap();
+    let seen = Seen::default();
+    let app = entra_client(&auth, &clock, &seen);
+    let flow = app.start_device_flow(&["User.Read"]).unwrap();
+    let token = app.wait_for_token(&flow, &CancelHandle::new()).unwrap();
+    assert!(token.account().is_some());
+    let stats = auth.stats();
+    let times: Vec<u64> = poll_times(&stats).iter().map(|t| t.as_secs()).collect();
+    assert_eq!(times, [5, 10, 15, 19], "a last poll a second before expiry");
+    assert_eq!(stats.polls().last().unwrap().answer, "token");
+
+    // Nobody approves: the last chance is taken, then the wait ends at the
+    // deadline, with no poll after it.
+    let auth = TestAuthority::builder()
+        .clock(Arc::new(clock.clone()))
+        .expires_in(20)
+        .enforce_interval(false)
+        .start()
+        .unwrap();
+    let app = entra_client(&auth, &clock, &seen);
+    let flow = app.start_device_flow(&["User.Read"]).unwrap();
+    let err = app.wait_for_token(&flow, &CancelHandle::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Expired);
+    let times: Vec<u64> = poll_times(&auth.stats())
+        .iter()
+        .map(|t| t.as_secs())
+        .collect();
+    assert_eq!(times, [5, 10, 15, 19]);
+}
+
+#[test]
+fn the_servers_expired_token_ends_the_wait_at_once() {
+    let clock = ManualClock::new();
+    let auth = authority(Approval::Manual, &clock);
+    let seen = Seen::default();
+    let app = entra_client(&auth, &clock, &seen);
+    let flow = app.start_device_flow(&["User.Read"]).unwrap();
+    auth.inject(
+        Endpoint::Token,
+        Fault::OAuthError {
+            status: 400,
+            error: "expired_token".into(),
+            aadsts: Some(70019),
+            description: "Verification code expired.".into(),
+        },
+    );
+    let err = app.wait_for_token(&flow, &CancelHandle::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Expired);
+    assert_eq!(auth.stats().polls().len(), 1);
+    assert!(clock.elapsed() < Duration::from_secs(6));
+}
+
+/// Real time: the pool ages connections by the real clock. One poll after a
+/// 20 s interval, longer than the 15 s a pooled connection used to live.
+#[test]
+fn one_connection_at_a_long_interval() {
+    let auth = TestAuthority::builder()
+        .interval(Some(20))
+        .approval(Approval::AfterPolls(1))
+        .start()
+        .unwrap();
+    let authority = Authority::entra_at(&auth.base_url(), "organizations").unwrap();
+    let seen = Seen::default();
+    let app = PublicClient::builder(CLIENT_ID)
+        .authority(authority)
+        .only_root_certificates_pem(auth.ca_pem())
+        .display(seen.display())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let flow = app.start_device_flow(&["User.Read"]).unwrap();
+    app.wait_for_token(&flow, &CancelHandle::new()).unwrap();
+    let stats = auth.stats();
+    assert_eq!(stats.polls().len(), 1);
+    assert_eq!(
+        stats.connections, 1,
+        "the code request's connection was reused"
+    );
+    assert_eq!(stats.tls_handshakes, 1);
 }

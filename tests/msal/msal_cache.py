@@ -8,6 +8,12 @@
         that acquire_token_silent returns ACCESS_TOKEN from the cache when one
         is given, then forces a refresh with the cached refresh token and
         writes the cache back.
+    python3 msal_cache.py scopes   AUTHORITY CA_PEM CLIENT_ID CACHE USERNAME SCOPE=[ACCESS_TOKEN]...
+        Reads CACHE and, for each scope in turn, calls acquire_token_silent:
+        with an ACCESS_TOKEN it must be that token from the cache; without one
+        MSAL gets a token however it does (a refresh for a scope set it has
+        no token for). Writes the cache back; prints each scope's token and
+        where it came from.
 
 Prints one JSON line with what it saw; exits non-zero on any mismatch.
 """
@@ -79,11 +85,35 @@ def silent(authority, ca_pem, client_id, path, username, access_token=None):
     print(json.dumps(seen))
 
 
+def scopes(authority, ca_pem, client_id, path, username, *wanted):
+    cache = msal.SerializableTokenCache()
+    with open(path) as src:
+        cache.deserialize(src.read())
+    client = app(authority, ca_pem, client_id, cache)
+    accounts = [a for a in client.get_accounts() if a.get("username") == username]
+    if len(accounts) != 1:
+        fail(f"no single account {username}")
+    seen = {"ok": True}
+    for pair in wanted:
+        scope, _, expected = pair.partition("=")
+        result = client.acquire_token_silent([scope], account=accounts[0])
+        if not result or "access_token" not in result:
+            fail(f"no token for {scope}: {result}")
+        if expected and (result["access_token"] != expected or result.get("token_source") != "cache"):
+            fail(f"{scope}: not our cached token ({result.get('token_source')})")
+        seen[scope] = {"access_token": result["access_token"], "source": result.get("token_source")}
+    with open(path, "w") as out:
+        out.write(cache.serialize())
+    print(json.dumps(seen))
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "sign-in":
         sign_in(*args)
     elif mode == "silent":
         silent(*args)
+    elif mode == "scopes":
+        scopes(*args)
     else:
         fail(f"unknown mode {mode}")

@@ -29,7 +29,7 @@ fn cli() -> PathBuf {
 /// The variables the command reads options from. A test sets those it
 /// means to; one leaking from the environment the tests run in must not
 /// change what a test sees.
-const OPTION_VARIABLES: [&str; 11] = [
+const OPTION_VARIABLES: [&str; 12] = [
     "DEVICECODE_CLIENT_ID",
     "DEVICECODE_TENANT",
     "DEVICECODE_AUTHORITY",
@@ -41,6 +41,7 @@ const OPTION_VARIABLES: [&str; 11] = [
     "DEVICECODE_CACHE",
     "DEVICECODE_TIMEOUT",
     "DEVICECODE_ACCOUNT",
+    "DEVICECODE_CLIENT_CAPABILITY",
 ];
 
 /// A command that runs it (through the emulator when there is one), with
@@ -461,4 +462,62 @@ fn signed_in(auth: &TestAuthority, name: &str) -> (PathBuf, PathBuf) {
 /// The token file as JSON.
 fn read_cache(cache: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(cache).unwrap()).unwrap()
+}
+
+/// CAE from the command line: `--client-capability CP1` gets a long-lived
+/// token; a resource's claims challenge, given with `--claims-challenge`,
+/// skips the cached token and asks for the claims, merged with CP1.
+#[test]
+fn token_with_a_claims_challenge_and_client_capability() {
+    let auth = TestAuthority::builder()
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let dir = scratch("cae");
+    let cache = dir.join("tokens.json");
+    let mut login = cache_command(&auth, "cae", "login", &cache);
+    login.extend(["--scope", "User.Read", "--client-capability", "CP1"].map(String::from));
+    let out = run_owned(&login);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut token = cache_command(&auth, "cae", "token", &cache);
+    token.extend(["--scope", "User.Read", "--client-capability", "CP1"].map(String::from));
+    let first = run_owned(&token);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let first = text(&first.stdout);
+    let issued = auth.access_token(first.trim()).expect("a token it issued");
+    assert_eq!(issued.capabilities, ["CP1"]);
+    assert_eq!(issued.lifetime, 28 * 3600, "a long-lived CAE token");
+
+    auth.revoke_access_tokens_by_event();
+    let header = auth.resource_challenge(first.trim()).expect("a challenge");
+    let b64 = header
+        .split("claims=\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"');
+    token.extend(["--claims-challenge".to_string(), b64.to_string()]);
+    let second = run_owned(&token);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let second = text(&second.stdout);
+    assert_ne!(first.trim(), second.trim(), "the cached token was skipped");
+    let reissued = auth.access_token(second.trim()).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_str(reissued.claims.as_deref().unwrap()).unwrap();
+    assert_eq!(claims["access_token"]["xms_cc"]["values"][0], "CP1");
+    assert_eq!(claims["access_token"]["nbf"]["essential"], true);
+
+    // A challenge that is not one is a usage error, before any request.
+    let before = auth.stats().requests.len();
+    let last = token.len() - 1;
+    token[last] = "not-a-challenge".to_string();
+    let bad = run_owned(&token);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("claims challenge"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert_eq!(auth.stats().requests.len(), before);
+    let _ = std::fs::remove_dir_all(dir);
 }
