@@ -9,5 +9,6 @@ mod daemon;
 mod entra;
 mod faults;
 mod generic;
+mod msal_parity;
 mod proxy;
 mod shared_agent;

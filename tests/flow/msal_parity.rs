@@ -3,9 +3,7 @@
 //! outages told apart from refusals, CAE and claims challenges, and a
 //! refresh-ahead point of each token's own.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use devicecode::{
     CancelHandle, Clock, ErrorKind, ManualClock, PublicClient, SilentOptions,
     claims_challenge_from_www_authenticate,
