@@ -6,6 +6,7 @@ use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
+use crate::dpop::{Dpop, DpopKey, DpopSigner};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
@@ -51,6 +52,7 @@ pub struct PublicClient {
     display: Box<dyn CodeDisplay>,
     // Discovery runs once per client; Entra and explicit endpoints never need it.
     endpoints: Mutex<Option<Endpoints>>,
+    dpop: Option<Dpop>,
 }
 
 impl std::fmt::Debug for PublicClient {
@@ -73,6 +75,8 @@ impl PublicClient {
             display: None,
             cache: None,
             capabilities: Vec::new(),
+            dpop: None,
+            require_dpop: false,
             error: None,
         }
     }
@@ -264,6 +268,7 @@ impl PublicClient {
             app: &self.app,
             requests: &self.requests,
             endpoints: &endpoints,
+            dpop: self.dpop.as_ref(),
         };
         silent::acquire(&ctx, scopes, account, options)
     }
@@ -275,7 +280,14 @@ impl PublicClient {
             requests: &self.requests,
             environment: self.authority.environment(),
             display: self.display.as_ref(),
+            dpop: self.dpop.as_ref(),
         }
+    }
+
+    /// The RFC 7638 thumbprint of the DPoP key (what servers bind tokens
+    /// to, `cnf.jkt`), or `None` when DPoP is off. Safe to log.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.dpop.as_ref().map(Dpop::thumbprint)
     }
 
     fn endpoints(&self) -> Result<Endpoints, Error> {
@@ -353,6 +365,8 @@ pub struct PublicClientBuilder {
     display: Option<Box<dyn CodeDisplay>>,
     cache: Option<Box<dyn TokenStore>>,
     capabilities: Vec<String>,
+    dpop: Option<Arc<dyn DpopSigner>>,
+    require_dpop: bool,
     error: Option<Error>,
 }
 
@@ -405,6 +419,41 @@ impl PublicClientBuilder {
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty())
             .collect();
+        self
+    }
+
+    /// Turns DPoP (RFC 9449) on with this proof key: every token request
+    /// (each poll, each refresh) carries a proof signed by it, so the tokens a
+    /// DPoP server issues are bound to the key, and a copy of the token file
+    /// is useless without it. A server that ignores DPoP (Entra ID) still
+    /// issues `Bearer` tokens, which are accepted unless
+    /// [`require_dpop`](Self::require_dpop) is set. Off by default.
+    ///
+    /// Give a [`DpopKey`] (see [`DpopKey::load_or_create`] to keep it in a
+    /// private file), or your own [`DpopSigner`] for a key in a TPM.
+    pub fn dpop(mut self, signer: impl DpopSigner + 'static) -> Self {
+        self.dpop = Some(Arc::new(signer));
+        self
+    }
+
+    /// As [`dpop`](Self::dpop), with the key kept in a private file at
+    /// `path` (PKCS#8 PEM, mode 0600), made there on first use. A key file
+    /// that cannot be read or written fails [`build`](Self::build).
+    pub fn dpop_key_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        match DpopKey::load_or_create(path) {
+            Ok(key) => self.dpop = Some(Arc::new(key)),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// With DPoP on, refuses tokens the server did not bind to the key (it
+    /// answered `token_type` `Bearer`): the sign-in or refresh fails with
+    /// [`ErrorKind::InvalidResponse`] and nothing is saved. Off by default.
+    pub fn require_dpop(mut self, required: bool) -> Self {
+        self.require_dpop = required;
         self
     }
 
@@ -494,7 +543,17 @@ impl PublicClientBuilder {
             tenant: authority.tenant().map(str::to_string),
             entra: authority.is_entra(),
         };
+        if self.require_dpop && self.dpop.is_none() {
+            return Err(Error::config(
+                "DPoP is required but no DPoP key was given: call dpop() or dpop_key_file() too",
+            ));
+        }
+        let dpop = match self.dpop {
+            Some(signer) => Some(Dpop::new(signer, self.require_dpop)?),
+            None => None,
+        };
         Ok(PublicClient {
+            dpop,
             requests: Requests::new(&client_id, authority.is_entra(), self.capabilities),
             app,
             client_id,

@@ -8,6 +8,7 @@ use crate::authority::check_endpoint_url;
 use crate::cancel::CancelHandle;
 use crate::clock::Clock;
 use crate::display::CodeDisplay;
+use crate::dpop::{self, Dpop};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
@@ -296,6 +297,8 @@ pub(crate) struct WaitContext<'a> {
     pub environment: &'a str,
     /// Told how long is left, for a countdown.
     pub display: &'a dyn CodeDisplay,
+    /// Proofs of possession for the polls, when DPoP is on.
+    pub dpop: Option<&'a Dpop>,
 }
 
 /// Step 2: polls until the person decides, the code expires, the caller's
@@ -342,10 +345,10 @@ pub(crate) fn wait(
         )?;
         polls += 1;
         let idle = gap.saturating_add(IDLE_SLACK);
-        let decision = match ctx
-            .http
-            .post_form_after_idle(&flow.token_endpoint, &form, idle)
-        {
+        let wall = || clock.wall();
+        let posted =
+            dpop::post_token_request(ctx.http, ctx.dpop, &flow.token_endpoint, &form, idle, &wall);
+        let decision = match posted {
             Ok(reply) => decide(reply, &flow.scopes, ctx.environment, clock.wall()),
             Err(error) if error.is_retryable() => Decision::Retry(error, None),
             Err(error) => Decision::Stop(error),
@@ -367,6 +370,9 @@ pub(crate) fn wait(
                 next_poll = poll_time(now, interval, code_deadline, &mut last_chance_taken);
             }
             Decision::SignedIn(token) => {
+                if let Some(dpop) = ctx.dpop {
+                    dpop.check_token_type(token.token_type())?;
+                }
                 info!("poll {polls}: signed in");
                 return Ok(*token);
             }
@@ -509,6 +515,7 @@ mod tests {
             content_type: Some("application/json".into()),
             retry_after: None,
             location: None,
+            dpop_nonce: None,
         }
     }
 

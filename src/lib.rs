@@ -67,6 +67,7 @@ mod client;
 mod clock;
 mod device_flow;
 mod display;
+mod dpop;
 mod error;
 mod http;
 mod json;
@@ -88,6 +89,7 @@ pub use device_flow::DeviceFlow;
 #[cfg(feature = "qr")]
 pub use display::QrCode;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
+pub use dpop::{DpopKey, DpopSigner};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, AuthorizationHeader, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;

@@ -6,8 +6,9 @@ use crate::authority::Endpoints;
 use crate::cache::schema::{AppScope, CacheDoc, CachedRefresh, Wanted};
 use crate::cache::{AppId, Cache, Fetched};
 use crate::clock::{Clock, check_wall_clock};
+use crate::dpop::{self, Dpop};
 use crate::error::{Error, ErrorKind};
-use crate::http::Http;
+use crate::http::{DEFAULT_IDLE, Http};
 use crate::oauth::{self, Answer};
 use crate::request::{REFRESH_TOKEN_GRANT, Requests, scope_list};
 use crate::token::{Account, Token};
@@ -62,6 +63,8 @@ pub(crate) struct Silent<'a> {
     /// The token endpoint, found by discovery for an issuer authority: run
     /// before the lock is taken, never under it.
     pub endpoints: &'a dyn Fn() -> Result<Endpoints, Error>,
+    /// Proofs of possession for the refresh, when DPoP is on.
+    pub dpop: Option<&'a Dpop>,
 }
 
 /// A cached access token for `scopes`, or one got by redeeming the cached
@@ -160,7 +163,15 @@ fn redeem(
         .requests
         .refresh(refresh.secret.secret(), &scope, claims);
     debug!("silent: redeeming the refresh token at {}", endpoints.token);
-    let reply = ctx.http.post_form(&endpoints.token, &form)?;
+    let wall = || ctx.clock.wall();
+    let reply = dpop::post_token_request(
+        ctx.http,
+        ctx.dpop,
+        &endpoints.token,
+        &form,
+        DEFAULT_IDLE,
+        &wall,
+    )?;
     let now = ctx.clock.wall();
     let answer = match oauth::read(&reply, "token answer", "the refresh request") {
         Answer::Success(answer) => answer,
@@ -186,8 +197,12 @@ fn redeem(
         Answer::Transient(error) => return Err(oauth::advised(error, &reply, now)),
         Answer::Invalid(error) => return Err(error),
     };
-    Token::from_answer(&answer, &asked, &ctx.app.environment, now)
-        .map_err(|e| e.with_status(reply.status))
+    let token = Token::from_answer(&answer, &asked, &ctx.app.environment, now)
+        .map_err(|e| e.with_status(reply.status))?;
+    if let Some(dpop) = ctx.dpop {
+        dpop.check_token_type(token.token_type())?;
+    }
+    Ok(token)
 }
 
 /// A cached access token good for the call, unless the server asked for it to
