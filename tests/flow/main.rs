@@ -6,6 +6,7 @@
 mod common;
 
 mod daemon;
+mod dpop;
 mod entra;
 mod faults;
 mod generic;

@@ -1,0 +1,226 @@
+//! DPoP (RFC 9449) end to end: proofs on polls and refreshes, the nonce
+//! dance, tokens bound to the key, and what a copy of the token file without
+//! the key is worth.
+
+use crate::common::*;
+use devicecode::{
+    Authority, CancelHandle, DpopKey, ErrorKind, FileCache, ManualClock, PublicClient,
+    SilentOptions,
+};
+use devicecode_test_authority::{
+    Approval, DpopPolicy, Endpoint, Flavor, RecordedRequest, TestAuthority,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn authority(clock: &ManualClock, policy: Option<DpopPolicy>) -> TestAuthority {
+    let builder = TestAuthority::builder()
+        .flavor(Flavor::Generic)
+        .approval(Approval::AfterPolls(2))
+        .clock(Arc::new(clock.clone()));
+    match policy {
+        Some(policy) => builder.dpop(policy),
+        None => builder,
+    }
+    .start()
+    .unwrap()
+}
+
+fn endpoints(auth: &TestAuthority) -> Authority {
+    Authority::endpoints(
+        &auth.device_authorization_endpoint(),
+        &auth.token_endpoint(),
+    )
+    .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("devicecode-dpop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn token_requests(auth: &TestAuthority) -> Vec<RecordedRequest> {
+    auth.stats()
+        .requests
+        .into_iter()
+        .filter(|r| r.endpoint == Some(Endpoint::Token))
+        .collect()
+}
+
+fn force() -> SilentOptions {
+    SilentOptions::default().force_refresh(true)
+}
+
+#[test]
+fn tokens_are_bound_to_the_key_and_refreshed_with_it() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, Some(DpopPolicy::new().required(true)));
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let jkt = app.dpop_thumbprint().unwrap().to_string();
+    let token = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    assert_eq!(token.token_type(), "DPoP");
+    let issued = auth.access_token(token.access_token().secret()).unwrap();
+    assert_eq!(issued.jkt.as_deref(), Some(jkt.as_str()));
+    // Every poll carried its own proof, and the polling rules held.
+    let polls = auth.stats().polls().len();
+    assert_eq!(polls, 2);
+    assert_eq!(poll_gaps(&auth.stats()), [5, 5]);
+    let proofs: Vec<String> = token_requests(&auth)
+        .iter()
+        .map(|r| r.header("dpop").unwrap().to_string())
+        .collect();
+    assert_eq!(proofs.len(), 2);
+    assert_ne!(proofs[0], proofs[1]);
+    assert!(
+        auth.stats().requests[0].header("dpop").is_none(),
+        "the code request needs none"
+    );
+
+    let refreshed = app
+        .acquire_token_silent_with(&["read"], None, &force())
+        .unwrap();
+    assert_eq!(refreshed.token_type(), "DPoP");
+    assert_ne!(refreshed.access_token(), token.access_token());
+    let issued = auth
+        .access_token(refreshed.access_token().secret())
+        .unwrap();
+    assert_eq!(issued.jkt.as_deref(), Some(jkt.as_str()));
+    assert_eq!(token_requests(&auth).last().unwrap().answer, "token");
+}
+
+#[test]
+fn the_servers_nonce_is_fetched_once_and_the_newest_kept() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, Some(DpopPolicy::new().required(true).nonce(true)));
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let token = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    assert_eq!(token.token_type(), "DPoP");
+    let answers: Vec<String> = token_requests(&auth)
+        .iter()
+        .map(|r| r.answer.clone())
+        .collect();
+    // The first poll is refused for the nonce and sent again at once; the
+    // next poll already carries it.
+    assert_eq!(
+        answers,
+        ["use_dpop_nonce", "authorization_pending", "token"]
+    );
+    let at: Vec<_> = token_requests(&auth).iter().map(|r| r.at).collect();
+    assert_eq!(at[0], at[1], "the retry is not a new poll");
+    let one_connection = auth.stats().requests.iter().all(|r| r.connection == 1);
+    assert!(one_connection, "one connection for the whole sign-in");
+
+    // A new nonce: the refresh learns it from the refusal and retries once.
+    auth.rotate_dpop_nonce();
+    let refreshed = app
+        .acquire_token_silent_with(&["read"], None, &force())
+        .unwrap();
+    assert_eq!(refreshed.token_type(), "DPoP");
+    let answers: Vec<String> = token_requests(&auth)
+        .iter()
+        .map(|r| r.answer.clone())
+        .collect();
+    assert_eq!(answers[3..], ["use_dpop_nonce", "token"]);
+    // The nonce is kept: the next refresh goes through in one request.
+    app.acquire_token_silent_with(&["read"], None, &force())
+        .unwrap();
+    assert_eq!(token_requests(&auth).len(), 6);
+}
+
+#[test]
+fn a_token_file_copied_without_its_key_cannot_be_refreshed() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, Some(DpopPolicy::new()));
+    let dir = scratch("copied");
+    let file = dir.join("tokens.json");
+    let seen = Seen::default();
+    let key_path = DpopKey::path_beside(&file);
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .token_cache(FileCache::new(&file))
+        .dpop_key_file(&key_path)
+        .build()
+        .unwrap();
+    app.sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    assert!(key_path.exists());
+
+    // The thief's copy: the token file alone, used with no key or another.
+    let stolen = dir.join("stolen.json");
+    std::fs::copy(&file, &stolen).unwrap();
+    let thieves = [
+        builder(&auth, endpoints(&auth), &clock, &seen)
+            .token_cache(FileCache::new(&stolen))
+            .build()
+            .unwrap(),
+        builder(&auth, endpoints(&auth), &clock, &seen)
+            .token_cache(FileCache::new(&stolen))
+            .dpop(DpopKey::generate().unwrap())
+            .build()
+            .unwrap(),
+    ];
+    for thief in thieves {
+        let err = thief
+            .acquire_token_silent_with(&["read"], None, &force())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InteractionRequired, "{err}");
+    }
+    // The owner, with the key from its file, still refreshes.
+    let owner = builder(&auth, endpoints(&auth), &clock, &seen)
+        .token_cache(FileCache::new(&file))
+        .dpop_key_file(&key_path)
+        .build()
+        .unwrap();
+    let token = owner
+        .acquire_token_silent_with(&["read"], None, &force())
+        .unwrap();
+    assert_eq!(token.token_type(), "DPoP");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_server_that_ignores_dpop_gives_bearer_tokens_unless_dpop_is_required() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, None);
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let token = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    assert_eq!(token.token_type(), "Bearer");
+    assert!(auth.stats().polls()[0].header("dpop").is_some());
+
+    let strict = builder(&auth, endpoints(&auth), &clock, &seen)
+        .dpop(DpopKey::generate().unwrap())
+        .require_dpop(true)
+        .build()
+        .unwrap();
+    let err = strict
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("DPoP is required"), "{err}");
+    assert!(strict.accounts().unwrap().is_empty(), "nothing was saved");
+
+    let err = PublicClient::builder(CLIENT_ID)
+        .require_dpop(true)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+}
