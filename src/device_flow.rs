@@ -369,9 +369,9 @@ pub(crate) fn wait(
                 failures = 0;
                 next_poll = poll_time(now, interval, code_deadline, &mut last_chance_taken);
             }
-            Decision::SignedIn(token) => {
+            Decision::SignedIn(mut token) => {
                 if let Some(dpop) = ctx.dpop {
-                    dpop.check_token_type(token.token_type())?;
+                    dpop.accept(&mut token)?;
                 }
                 info!("poll {polls}: signed in");
                 return Ok(*token);

@@ -128,6 +128,7 @@ pub(crate) fn acquire(
                     ),
                 ));
             };
+            check_binding(ctx, &refresh)?;
             let mut token = redeem(ctx, &endpoints, &refresh, &scopes, claims.as_deref())?;
             same_user(&token, &hid)?;
             if token.account().is_none() {
@@ -146,6 +147,30 @@ pub(crate) fn acquire(
             Ok(cached)
         }
         (result, _) => result,
+    }
+}
+
+/// A refresh token bound to a DPoP key is only ever sent with a proof by
+/// that key: with another key (or none) the server refuses it, and a strict
+/// one may revoke the sign-in for it. A lost key means signing in again.
+fn check_binding(ctx: &Silent<'_>, refresh: &CachedRefresh) -> Result<(), Error> {
+    let Some(bound) = refresh.dpop_thumbprint.as_deref() else {
+        return Ok(());
+    };
+    match ctx.dpop.map(Dpop::thumbprint) {
+        Some(have) if have == bound => Ok(()),
+        Some(have) => Err(Error::new(
+            ErrorKind::InteractionRequired,
+            format!(
+                "the cached refresh token is bound to the DPoP key {bound}, but this client's key is {have}: the key was lost or replaced, so the token cannot be used; sign in again with the device code (and keep the key file from now on)"
+            ),
+        )),
+        None => Err(Error::new(
+            ErrorKind::InteractionRequired,
+            format!(
+                "the cached refresh token is bound to the DPoP key {bound}, and this client has DPoP off: enable it with that key (dpop_key_file) or sign in again with the device code"
+            ),
+        )),
     }
 }
 
@@ -197,10 +222,10 @@ fn redeem(
         Answer::Transient(error) => return Err(oauth::advised(error, &reply, now)),
         Answer::Invalid(error) => return Err(error),
     };
-    let token = Token::from_answer(&answer, &asked, &ctx.app.environment, now)
+    let mut token = Token::from_answer(&answer, &asked, &ctx.app.environment, now)
         .map_err(|e| e.with_status(reply.status))?;
     if let Some(dpop) = ctx.dpop {
-        dpop.check_token_type(token.token_type())?;
+        dpop.accept(&mut token)?;
     }
     Ok(token)
 }

@@ -16,6 +16,7 @@ pub(crate) use proof::{ProofClaims, make_proof};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply};
 use crate::json::Object;
+use crate::token::Token;
 use log::debug;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -101,14 +102,17 @@ impl Dpop {
         nonces.insert(origin(url).to_string(), nonce.to_string());
     }
 
-    /// Checks the binding of a token answer: a server that ignored the
-    /// proof answers `Bearer`, which is accepted (and marked so) unless DPoP
-    /// is required.
-    pub fn check_token_type(&self, token_type: &str) -> Result<(), Error> {
-        if token_type.eq_ignore_ascii_case(DPOP) || !self.required {
-            if !token_type.eq_ignore_ascii_case(DPOP) {
-                debug!("the server answered a {token_type} token: it ignores DPoP");
-            }
+    /// Checks the binding of a token answer and records it on the token: a
+    /// server that ignored the proof answers `Bearer`, which is accepted
+    /// (and stays Bearer) unless DPoP is required.
+    pub fn accept(&self, token: &mut Token) -> Result<(), Error> {
+        let token_type = token.token_type();
+        if token_type.eq_ignore_ascii_case(DPOP) {
+            token.bind_dpop(&self.thumbprint);
+            return Ok(());
+        }
+        if !self.required {
+            debug!("the server answered a {token_type} token: it ignores DPoP");
             return Ok(());
         }
         Err(Error::new(
@@ -191,15 +195,29 @@ mod tests {
         assert_eq!(origin("https://h"), "https://h");
     }
 
+    fn answered(token_type: &str) -> Token {
+        let json = format!(r#"{{"access_token":"at","token_type":"{token_type}"}}"#);
+        let answer = Object::parse(json.as_bytes(), "token answer").unwrap();
+        Token::from_answer(&answer, &[], "login.example", SystemTime::now()).unwrap()
+    }
+
     #[test]
     fn bearer_answers_pass_unless_dpop_is_required() {
         let key: Arc<dyn DpopSigner> = Arc::new(DpopKey::generate().unwrap());
         let lenient = Dpop::new(key.clone(), false).unwrap();
-        assert!(lenient.check_token_type("Bearer").is_ok());
-        assert!(lenient.check_token_type("DPoP").is_ok());
+        let mut bearer = answered("Bearer");
+        assert!(lenient.accept(&mut bearer).is_ok());
+        assert_eq!(
+            bearer.dpop_thumbprint(),
+            None,
+            "a Bearer token stays unbound"
+        );
+        let mut bound = answered("DPoP");
+        assert!(lenient.accept(&mut bound).is_ok());
+        assert_eq!(bound.dpop_thumbprint(), Some(lenient.thumbprint()));
         let strict = Dpop::new(key, true).unwrap();
-        assert!(strict.check_token_type("dpop").is_ok());
-        let err = strict.check_token_type("Bearer").unwrap_err();
+        assert!(strict.accept(&mut answered("dpop")).is_ok());
+        let err = strict.accept(&mut answered("Bearer")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.to_string().contains("DPoP is required"), "{err}");
     }

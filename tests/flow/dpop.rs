@@ -158,9 +158,20 @@ fn a_token_file_copied_without_its_key_cannot_be_refreshed() {
         .unwrap();
     assert!(key_path.exists());
 
-    // The thief's copy: the token file alone, used with no key or another.
+    let jkt = app.dpop_thumbprint().unwrap().to_string();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved.contains(&format!(r#""dpop_jkt": "{jkt}""#))
+            || saved.contains(&format!(r#""dpop_jkt":"{jkt}""#)),
+        "{saved}"
+    );
+    assert!(saved.contains(r#""token_type": "DPoP""#) || saved.contains(r#""token_type":"DPoP""#));
+
+    // The thief's copy: the token file alone, its binding stripped so the
+    // library does not refuse first, used with no key or another key.
     let stolen = dir.join("stolen.json");
-    std::fs::copy(&file, &stolen).unwrap();
+    let stripped = saved.replace(&jkt, "");
+    std::fs::write(&stolen, stripped).unwrap();
     let thieves = [
         builder(&auth, endpoints(&auth), &clock, &seen)
             .token_cache(FileCache::new(&stolen))
@@ -177,8 +188,12 @@ fn a_token_file_copied_without_its_key_cannot_be_refreshed() {
             .acquire_token_silent_with(&["read"], None, &force())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InteractionRequired, "{err}");
+        let refused = token_requests(&auth).last().unwrap().answer.clone();
+        assert_eq!(refused, "invalid_grant", "the server refused it");
     }
-    // The owner, with the key from its file, still refreshes.
+
+    // The owner, with the key from its file, still refreshes, and the
+    // rotated refresh token stays bound.
     let owner = builder(&auth, endpoints(&auth), &clock, &seen)
         .token_cache(FileCache::new(&file))
         .dpop_key_file(&key_path)
@@ -188,6 +203,31 @@ fn a_token_file_copied_without_its_key_cannot_be_refreshed() {
         .acquire_token_silent_with(&["read"], None, &force())
         .unwrap();
     assert_eq!(token.token_type(), "DPoP");
+    assert_eq!(token.dpop_thumbprint(), Some(jkt.as_str()));
+    assert!(std::fs::read_to_string(&file).unwrap().contains(&jkt));
+
+    // The key file is lost: a new key is made, and the bound refresh token
+    // is not tried with it (no request goes out).
+    std::fs::remove_file(&key_path).unwrap();
+    let requests = token_requests(&auth).len();
+    for lost in [
+        builder(&auth, endpoints(&auth), &clock, &seen)
+            .token_cache(FileCache::new(&file))
+            .dpop_key_file(&key_path)
+            .build()
+            .unwrap(),
+        builder(&auth, endpoints(&auth), &clock, &seen)
+            .token_cache(FileCache::new(&file))
+            .build()
+            .unwrap(),
+    ] {
+        let err = lost
+            .acquire_token_silent_with(&["read"], None, &force())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InteractionRequired, "{err}");
+        assert!(err.to_string().contains(&jkt), "{err}");
+    }
+    assert_eq!(token_requests(&auth).len(), requests);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
