@@ -6,7 +6,7 @@ use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
-use crate::dpop::{Dpop, DpopKey, DpopSigner};
+use crate::dpop::{Dpop, DpopKey, DpopSigner, ResourceHeaders};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
@@ -281,6 +281,70 @@ impl PublicClient {
             environment: self.authority.environment(),
             display: self.display.as_ref(),
             dpop: self.dpop.as_ref(),
+        }
+    }
+
+    /// The headers for a request to a resource (an API) with `token`:
+    /// `Authorization: DPoP <token>` and a fresh `DPoP` proof for `method`
+    /// and `url` (with the token's hash, `ath`, and the newest nonce the
+    /// resource gave, see [`dpop_nonce_from_resource`](Self::dpop_nonce_from_resource))
+    /// for a DPoP-bound token; `Authorization: Bearer <token>` alone for a
+    /// Bearer token. Make them for each request: a proof is good once.
+    ///
+    /// Fails with [`ErrorKind::Configuration`] for a DPoP-bound token when
+    /// this client has DPoP off or another key (the token is useless
+    /// without its key), or for a method that is not an HTTP token.
+    pub fn resource_headers(
+        &self,
+        token: &Token,
+        method: &str,
+        url: &str,
+    ) -> Result<ResourceHeaders, Error> {
+        let authorization = token.authorization_header()?;
+        if !token.token_type().eq_ignore_ascii_case("DPoP") {
+            return Ok(ResourceHeaders {
+                authorization,
+                dpop: None,
+            });
+        }
+        let Some(dpop) = &self.dpop else {
+            return Err(Error::config(
+                "the token is DPoP-bound, and this client has DPoP off: build it with the token's key (dpop_key_file) to use the token",
+            ));
+        };
+        if token
+            .dpop_thumbprint()
+            .is_some_and(|bound| bound != dpop.thumbprint())
+        {
+            return Err(Error::config(
+                "the token is bound to another DPoP key than this client's: use the client that got it",
+            ));
+        }
+        let method = method.trim().to_ascii_uppercase();
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(Error::config(format!(
+                "'{method}' is not an HTTP method (GET, POST, ...)"
+            )));
+        }
+        let proof = dpop.proof(
+            &method,
+            url,
+            self.clock.wall(),
+            Some(token.access_token().secret()),
+        )?;
+        Ok(ResourceHeaders {
+            authorization,
+            dpop: Some(proof),
+        })
+    }
+
+    /// Keeps the `DPoP-Nonce` a resource sent (with a `401` and
+    /// `WWW-Authenticate: DPoP error="use_dpop_nonce"`, or on any answer):
+    /// the next [`resource_headers`](Self::resource_headers) for that
+    /// server put it in their proof. Does nothing when DPoP is off.
+    pub fn dpop_nonce_from_resource(&self, url: &str, nonce: &str) {
+        if let Some(dpop) = &self.dpop {
+            dpop.remember_nonce(url, Some(nonce));
         }
     }
 

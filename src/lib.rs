@@ -89,7 +89,7 @@ pub use device_flow::DeviceFlow;
 #[cfg(feature = "qr")]
 pub use display::QrCode;
 pub use display::{CodeDisplay, FnDisplay, LogDisplay, Outcome, StdoutDisplay};
-pub use dpop::{DpopKey, DpopSigner};
+pub use dpop::{DpopKey, DpopSigner, ResourceHeaders};
 pub use error::{Error, ErrorKind, ServiceError};
 pub use secret::{AccessToken, AuthorizationHeader, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;

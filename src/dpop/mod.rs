@@ -8,10 +8,12 @@
 
 mod key;
 mod proof;
+mod resource;
 
 pub(crate) use key::thumbprint;
 pub use key::{DpopKey, DpopSigner};
 pub(crate) use proof::{ProofClaims, make_proof};
+pub use resource::ResourceHeaders;
 
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply};

@@ -264,3 +264,77 @@ fn a_server_that_ignores_dpop_gives_bearer_tokens_unless_dpop_is_required() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
 }
+
+#[test]
+fn resource_requests_carry_a_proof_for_that_method_and_url() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, Some(DpopPolicy::new().nonce(true)));
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let token = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    let url = "https://api.example/v1/items?page=2#top";
+    let check = |method: &str, headers: &devicecode::ResourceHeaders| {
+        auth.check_resource_request(
+            method,
+            url,
+            headers.authorization().secret(),
+            headers.dpop().unwrap(),
+        )
+    };
+    // The resource demands its nonce (here the authority's, another server's
+    // in real life): the first proof has none for api.example.
+    let headers = app.resource_headers(&token, "get", url).unwrap();
+    let err = check("GET", &headers).unwrap_err();
+    assert!(err.starts_with("use_dpop_nonce"), "{err}");
+    app.dpop_nonce_from_resource(url, &auth.dpop_nonce());
+    let headers = app.resource_headers(&token, "get", url).unwrap();
+    assert!(headers.authorization().secret().starts_with("DPoP "));
+    check("GET", &headers).unwrap();
+    let err = check("GET", &headers).unwrap_err();
+    assert!(err.contains("replay"), "a proof is good once: {err}");
+    let headers = app.resource_headers(&token, "GET", url).unwrap();
+    let err = check("POST", &headers).unwrap_err();
+    assert!(err.contains("htm"), "{err}");
+    let lines = app.resource_headers(&token, "GET", url).unwrap().lines();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("Authorization: DPoP ") && lines[1].starts_with("DPoP: ey"));
+    let shown = format!("{:?}", app.resource_headers(&token, "GET", url).unwrap());
+    assert!(!shown.contains(token.access_token().secret()), "{shown}");
+    assert!(app.resource_headers(&token, "GE T", url).is_err());
+
+    // A bound token is useless to a client without its key.
+    let other = builder(&auth, endpoints(&auth), &clock, &seen)
+        .build()
+        .unwrap();
+    let err = other.resource_headers(&token, "GET", url).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+}
+
+#[test]
+fn bearer_tokens_get_a_bearer_header_alone() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, None);
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .build()
+        .unwrap();
+    let token = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap();
+    let headers = app
+        .resource_headers(&token, "GET", "https://api.example/")
+        .unwrap();
+    assert_eq!(headers.dpop(), None);
+    assert_eq!(
+        headers.lines(),
+        [format!(
+            "Authorization: Bearer {}",
+            token.access_token().secret()
+        )]
+    );
+}
