@@ -6,7 +6,9 @@ use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
-use crate::dpop::{Dpop, DpopKey, DpopSigner, ResourceHeaders};
+use crate::dpop::{Dpop, ResourceHeaders};
+#[cfg(feature = "dpop")]
+use crate::dpop::{DpopKey, DpopSigner};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
@@ -75,7 +77,9 @@ impl PublicClient {
             display: None,
             cache: None,
             capabilities: Vec::new(),
+            #[cfg(feature = "dpop")]
             dpop: None,
+            #[cfg(feature = "dpop")]
             require_dpop: false,
             error: None,
         }
@@ -429,7 +433,9 @@ pub struct PublicClientBuilder {
     display: Option<Box<dyn CodeDisplay>>,
     cache: Option<Box<dyn TokenStore>>,
     capabilities: Vec<String>,
+    #[cfg(feature = "dpop")]
     dpop: Option<Arc<dyn DpopSigner>>,
+    #[cfg(feature = "dpop")]
     require_dpop: bool,
     error: Option<Error>,
 }
@@ -495,6 +501,7 @@ impl PublicClientBuilder {
     ///
     /// Give a [`DpopKey`] (see [`DpopKey::load_or_create`] to keep it in a
     /// private file), or your own [`DpopSigner`] for a key in a TPM.
+    #[cfg(feature = "dpop")]
     pub fn dpop(mut self, signer: impl DpopSigner + 'static) -> Self {
         self.dpop = Some(Arc::new(signer));
         self
@@ -503,6 +510,7 @@ impl PublicClientBuilder {
     /// As [`dpop`](Self::dpop), with the key kept in a private file at
     /// `path` (PKCS#8 PEM, mode 0600), made there on first use. A key file
     /// that cannot be read or written fails [`build`](Self::build).
+    #[cfg(feature = "dpop")]
     pub fn dpop_key_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
         match DpopKey::load_or_create(path) {
             Ok(key) => self.dpop = Some(Arc::new(key)),
@@ -516,6 +524,7 @@ impl PublicClientBuilder {
     /// With DPoP on, refuses tokens the server did not bind to the key (it
     /// answered `token_type` `Bearer`): the sign-in or refresh fails with
     /// [`ErrorKind::InvalidResponse`] and nothing is saved. Off by default.
+    #[cfg(feature = "dpop")]
     pub fn require_dpop(mut self, required: bool) -> Self {
         self.require_dpop = required;
         self
@@ -607,15 +616,20 @@ impl PublicClientBuilder {
             tenant: authority.tenant().map(str::to_string),
             entra: authority.is_entra(),
         };
-        if self.require_dpop && self.dpop.is_none() {
-            return Err(Error::config(
-                "DPoP is required but no DPoP key was given: call dpop() or dpop_key_file() too",
-            ));
-        }
-        let dpop = match self.dpop {
-            Some(signer) => Some(Dpop::new(signer, self.require_dpop)?),
-            None => None,
+        #[cfg(feature = "dpop")]
+        let dpop = {
+            if self.require_dpop && self.dpop.is_none() {
+                return Err(Error::config(
+                    "DPoP is required but no DPoP key was given: call dpop() or dpop_key_file() too",
+                ));
+            }
+            match self.dpop {
+                Some(signer) => Some(Dpop::new(signer, self.require_dpop)?),
+                None => None,
+            }
         };
+        #[cfg(not(feature = "dpop"))]
+        let dpop: Option<Dpop> = None;
         Ok(PublicClient {
             dpop,
             requests: Requests::new(&client_id, authority.is_entra(), self.capabilities),

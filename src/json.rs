@@ -131,6 +131,7 @@ pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 
 /// Encodes base64url without padding, as JOSE (DPoP proofs) and the
 /// library's tests (id_tokens, client_info) need.
+#[cfg(any(test, feature = "dpop"))]
 pub(crate) fn base64url_encode(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -6,8 +6,8 @@ use crate::failure::{Failure, code};
 use crate::output::{err, escape, out};
 use crate::{ca_file, options::Command};
 use devicecode::{
-    Account, Authority, CancelHandle, DpopKey, Error, ErrorKind, FileCache, PublicClient,
-    SilentOptions, StdoutDisplay, Token,
+    Account, Authority, CancelHandle, Error, ErrorKind, FileCache, PublicClient,
+    PublicClientBuilder, SilentOptions, StdoutDisplay, Token,
 };
 use std::time::Duration;
 
@@ -240,7 +240,6 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         .clone()
         .ok_or_else(|| Failure::usage("--client-id is required (or DEVICECODE_CLIENT_ID)"))?;
     let cache = cache(args)?;
-    let beside = DpopKey::path_beside(cache.path());
     let mut builder = PublicClient::builder(client_id)
         .authority(authority(args)?)
         .display(StdoutDisplay::new().qr(args.qr))
@@ -250,14 +249,7 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         check_roots(path, &pem)?;
         builder = builder.root_certificates_pem(pem);
     }
-    builder = match &args.dpop {
-        Some(Some(path)) => builder.dpop_key_file(path),
-        Some(None) => builder.dpop_key_file(&beside),
-        // A sign-in made with --dpop left its key beside the token file:
-        // later commands use it without being told.
-        None if args.command != Command::Login && beside.exists() => builder.dpop_key_file(&beside),
-        None => builder,
-    };
+    builder = with_dpop(builder, args, cache.path())?;
     let app = builder
         .token_cache(cache)
         .build()
@@ -266,6 +258,38 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         log::info!("DPoP key thumbprint {thumbprint}");
     }
     Ok(app)
+}
+
+/// `--dpop`: the key file given, or the one beside the token file.
+#[cfg(feature = "dpop")]
+fn with_dpop(
+    builder: PublicClientBuilder,
+    args: &Args,
+    cache: &std::path::Path,
+) -> Result<PublicClientBuilder, Failure> {
+    let beside = devicecode::DpopKey::path_beside(cache);
+    Ok(match &args.dpop {
+        Some(Some(path)) => builder.dpop_key_file(path),
+        Some(None) => builder.dpop_key_file(&beside),
+        // A sign-in made with --dpop left its key beside the token file:
+        // later commands use it without being told.
+        None if args.command != Command::Login && beside.exists() => builder.dpop_key_file(&beside),
+        None => builder,
+    })
+}
+
+#[cfg(not(feature = "dpop"))]
+fn with_dpop(
+    builder: PublicClientBuilder,
+    args: &Args,
+    _cache: &std::path::Path,
+) -> Result<PublicClientBuilder, Failure> {
+    match args.dpop {
+        Some(_) => Err(Failure::usage(
+            "--dpop needs a devicecode built with the `dpop` feature",
+        )),
+        None => Ok(builder),
+    }
 }
 
 /// A PEM file without a usable certificate is reported with the flag that

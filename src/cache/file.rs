@@ -525,6 +525,7 @@ fn put_in_place(temp: &Path, path: &Path, replace: bool) -> io::Result<()> {
 /// is written: a reader sees nothing or all of it, after a power cut too. An
 /// existing file is replaced only when `replace` is set; otherwise the error
 /// is `AlreadyExists`.
+#[cfg_attr(not(feature = "dpop"), allow(dead_code))]
 pub(crate) fn write_private_file(path: &Path, contents: &[u8], replace: bool) -> io::Result<()> {
     let (temp, mut file) = create_private_temp(path)?;
     let written = file.write_all(contents).and_then(|()| file.sync_all());

@@ -6,29 +6,45 @@
 //! every token request (the polls, every refresh) carries a fresh proof, and
 //! the server's nonces are kept, newest per server.
 
+#[cfg(feature = "dpop")]
 mod key;
+#[cfg(not(feature = "dpop"))]
+mod off;
+#[cfg(feature = "dpop")]
 mod proof;
 mod resource;
 
+#[cfg(feature = "dpop")]
 pub(crate) use key::thumbprint;
+#[cfg(feature = "dpop")]
 pub use key::{DpopKey, DpopSigner};
+#[cfg(not(feature = "dpop"))]
+pub(crate) use off::Dpop;
+#[cfg(feature = "dpop")]
 pub(crate) use proof::{ProofClaims, make_proof};
 pub use resource::ResourceHeaders;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+#[cfg(feature = "dpop")]
+use crate::error::ErrorKind;
 use crate::http::{Http, Reply};
 use crate::json::Object;
+#[cfg(feature = "dpop")]
 use crate::token::Token;
 use log::debug;
+#[cfg(feature = "dpop")]
 use std::collections::HashMap;
+#[cfg(feature = "dpop")]
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// The `token_type` of a DPoP-bound token.
+#[cfg(feature = "dpop")]
 pub(crate) const DPOP: &str = "DPoP";
 
 /// A client's DPoP setting: its key, what it insists on, and the nonces
 /// servers gave it.
+#[cfg(feature = "dpop")]
 pub(crate) struct Dpop {
     signer: Arc<dyn DpopSigner>,
     thumbprint: String,
@@ -38,6 +54,7 @@ pub(crate) struct Dpop {
     nonces: Mutex<HashMap<String, String>>,
 }
 
+#[cfg(feature = "dpop")]
 impl std::fmt::Debug for Dpop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dpop")
@@ -47,6 +64,7 @@ impl std::fmt::Debug for Dpop {
     }
 }
 
+#[cfg(feature = "dpop")]
 impl Dpop {
     pub fn new(signer: Arc<dyn DpopSigner>, required: bool) -> Result<Self, Error> {
         let thumbprint = thumbprint(signer.as_ref())?;
@@ -169,6 +187,7 @@ fn asks_for_nonce(reply: &Reply) -> bool {
 }
 
 /// `scheme://host:port` of a URL: nonces are per server.
+#[cfg(feature = "dpop")]
 fn origin(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i.saturating_add(3));
     let end = url
@@ -178,7 +197,7 @@ fn origin(url: &str) -> &str {
     url.get(..end).unwrap_or(url)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "dpop"))]
 mod tests {
     use super::*;
 

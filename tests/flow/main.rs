@@ -6,6 +6,7 @@
 mod common;
 
 mod daemon;
+#[cfg(feature = "dpop")]
 mod dpop;
 mod entra;
 mod faults;

@@ -6,6 +6,7 @@ mod ca_paths;
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 mod concurrency;
+#[cfg(feature = "dpop")]
 mod dpop;
 mod not_saved;
 mod qr;
