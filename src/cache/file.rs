@@ -205,15 +205,7 @@ impl FileCache {
     }
 
     fn create_dir(&self) -> io::Result<()> {
-        let dir = self.dir();
-        if dir.is_dir() {
-            return Ok(());
-        }
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir)
+        create_private_dir(&self.dir())
     }
 
     #[cfg(unix)]
@@ -454,6 +446,19 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
     }
 }
 
+/// Creates `dir` and its missing parents, owner-only (0700), unless it is
+/// there.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// Creates a private (0600) temporary file beside `path`, exclusively.
 fn create_private_temp(path: &Path) -> io::Result<(PathBuf, File)> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -527,6 +532,9 @@ fn put_in_place(temp: &Path, path: &Path, replace: bool) -> io::Result<()> {
 /// is `AlreadyExists`.
 #[cfg_attr(not(feature = "dpop"), allow(dead_code))]
 pub(crate) fn write_private_file(path: &Path, contents: &[u8], replace: bool) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
     let (temp, mut file) = create_private_temp(path)?;
     let written = file.write_all(contents).and_then(|()| file.sync_all());
     drop(file);

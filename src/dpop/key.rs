@@ -81,8 +81,9 @@ impl DpopKey {
     }
 
     /// The key kept at `path` (PKCS#8 PEM), made and saved there first if
-    /// there is none: a private file (0600), written atomically, never over a
-    /// file that appeared meanwhile (another process's key is used then).
+    /// there is none: a private file (0600; its missing directories are made
+    /// 0700), written atomically, never over a file that appeared meanwhile
+    /// (another process's key is used then).
     pub fn load_or_create(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         if let Some(key) = Self::load(path)? {
@@ -249,7 +250,8 @@ mod tests {
     #[test]
     fn a_key_is_made_once_kept_private_and_loaded_back() {
         let dir = temp_dir("keep");
-        let path = dir.join("tokens.json.dpop-key.pem");
+        // In a directory that does not exist yet, as the token cache's.
+        let path = dir.join("keys/tokens.json.dpop-key.pem");
         let made = DpopKey::load_or_create(&path).unwrap();
         let again = DpopKey::load_or_create(&path).unwrap();
         assert_eq!(made.thumbprint(), again.thumbprint());
@@ -262,7 +264,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(PEM_BEGIN), "{text}");
         // No temporary file is left beside it.
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir.join("keys")).unwrap().count(), 1);
         // Never written over: a second writer keeps the first key.
         let other = DpopKey::generate().unwrap();
         assert_ne!(other.thumbprint(), made.thumbprint());
