@@ -125,6 +125,11 @@ pub(crate) fn request_code(
     let form = ctx.requests.device_code(&scope, claims.as_deref());
     let reply = ctx.http.post_form(device_endpoint, &form)?;
     let received_at = ctx.clock.now();
+    // No proof goes to this endpoint, but a nonce from the server is kept
+    // for the polls: any answer may carry the newest.
+    if let Some(dpop) = ctx.dpop {
+        dpop.remember_nonce(device_endpoint, reply.dpop_nonce.as_deref());
+    }
     let answer = oauth::success(
         &reply,
         "device authorization answer",

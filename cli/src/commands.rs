@@ -54,7 +54,13 @@ fn login(args: &Args) -> Result<(), Failure> {
             ),
         ));
     }
-    err(&format!("signed in as {who}"));
+    match token.dpop_thumbprint() {
+        // For support: which key the tokens are bound to.
+        Some(key) => err(&format!(
+            "signed in as {who} (tokens bound to DPoP key {key})"
+        )),
+        None => err(&format!("signed in as {who}")),
+    }
     Ok(())
 }
 

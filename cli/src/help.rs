@@ -53,7 +53,7 @@ fn summary(command: Command) -> (&'static str, &'static str) {
         ),
         Command::Token => (
             "--client-id ID <server> [--scope SCOPE]... [--account USERNAME] [options]",
-            "Prints the access token (only it, and a newline) on stdout: the cached one, or one\ngot by redeeming the cached refresh token. Never starts a sign-in. A token that is\nnot a valid bearer token (RFC 6750) is never printed (exit 8).",
+            "Prints the access token (only it, and a newline) on stdout: the cached one, or one\ngot by redeeming the cached refresh token. Never starts a sign-in. A token that is\nnot a valid bearer token (RFC 6750) is never printed (exit 8). A DPoP-bound token\n(login --dpop) needs a proof with each request: use `headers` for those.",
         ),
         Command::Accounts => (
             "[--client-id ID <server>] [--cache FILE]",

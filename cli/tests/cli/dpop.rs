@@ -19,6 +19,11 @@ fn login_with_dpop_then_token_and_headers_use_the_key() {
     login.extend(["--scope".into(), "User.Read".into(), "--dpop".into()]);
     let out = run_owned(&login);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(tokens bound to DPoP key "),
+        "{}",
+        text(&out.stderr)
+    );
     let key = dir.join("tokens.json.dpop-key.pem");
     let mode = std::fs::metadata(&key).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
