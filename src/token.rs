@@ -153,7 +153,6 @@ impl Token {
         self.dpop_thumbprint.as_deref()
     }
 
-    #[cfg(feature = "dpop")]
     pub(crate) fn bind_dpop(&mut self, thumbprint: &str) {
         self.dpop_thumbprint = Some(thumbprint.to_string());
     }

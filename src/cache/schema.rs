@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ACCESS_TOKEN: &str = "AccessToken";
 const REFRESH_TOKEN: &str = "RefreshToken";
-/// Our field on a refresh token entry: the thumbprint of the DPoP key it is
-/// bound to. MSAL has none and keeps fields it does not know.
+/// Our field on access and refresh token entries: the thumbprint of the DPoP
+/// key they are bound to. MSAL has none and keeps fields it does not know.
 const DPOP_BINDING: &str = "dpop_jkt";
 const ID_TOKEN: &str = "IdToken";
 const ACCOUNT: &str = "Account";
@@ -196,7 +196,7 @@ impl CacheDoc {
             .collect();
         let epoch = SystemTime::UNIX_EPOCH;
         let expires_at = time(at, "expires_on").unwrap_or(epoch);
-        Token::from_cache(
+        let mut token = Token::from_cache(
             AccessToken::new(text(at, "secret")),
             match text(at, "token_type") {
                 "" => "Bearer",
@@ -210,7 +210,12 @@ impl CacheDoc {
             refresh.map(|r| r.secret),
             id_token,
             account,
-        )
+        );
+        match text(at, DPOP_BINDING) {
+            "" => {}
+            jkt => token.bind_dpop(jkt),
+        }
+        token
     }
 
     /// Refresh tokens usable for the account, best first: the app's own,
@@ -397,6 +402,9 @@ impl CacheDoc {
         put(&mut at, "target", &target);
         put(&mut at, "realm", &realm);
         put(&mut at, "token_type", token.token_type());
+        if let Some(jkt) = token.dpop_thumbprint() {
+            put(&mut at, DPOP_BINDING, jkt);
+        }
         put(&mut at, "cached_at", &epoch(token.received_at()));
         put(&mut at, "expires_on", &epoch(token.expires_at()));
         put(

@@ -84,6 +84,12 @@ fn tokens_are_bound_to_the_key_and_refreshed_with_it() {
         "the code request needs none"
     );
 
+    // From the cache, the token still knows its key.
+    let cached = app.acquire_token_silent(&["read"], None).unwrap();
+    assert_eq!(cached.access_token(), token.access_token());
+    assert_eq!(cached.token_type(), "DPoP");
+    assert_eq!(cached.dpop_thumbprint(), Some(jkt.as_str()));
+
     let refreshed = app
         .acquire_token_silent_with(&["read"], None, &force())
         .unwrap();
