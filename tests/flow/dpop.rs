@@ -344,3 +344,19 @@ fn bearer_tokens_get_a_bearer_header_alone() {
         )]
     );
 }
+
+#[test]
+fn a_server_that_requires_dpop_refuses_a_client_without_it() {
+    let clock = ManualClock::new();
+    let auth = authority(&clock, Some(DpopPolicy::new().required(true)));
+    let seen = Seen::default();
+    let app = builder(&auth, endpoints(&auth), &clock, &seen)
+        .build()
+        .unwrap();
+    let err = app
+        .sign_in_with_device_code(&["read"], &CancelHandle::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Service, "{err}");
+    assert_eq!(err.service_error().unwrap().error, "invalid_dpop_proof");
+    assert_eq!(auth.stats().polls().len(), 1, "a refusal is final");
+}
