@@ -6,6 +6,9 @@ use crate::cancel::CancelHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::device_flow::{self, DeviceFlow, WaitContext};
 use crate::display::{CodeDisplay, Outcome, StdoutDisplay};
+use crate::dpop::{Dpop, ResourceHeaders};
+#[cfg(feature = "dpop")]
+use crate::dpop::{DpopKey, DpopSigner};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, HttpSettings, ProxySetting, check_server_url, parse_root_pem};
 use crate::json::Object;
@@ -51,6 +54,7 @@ pub struct PublicClient {
     display: Box<dyn CodeDisplay>,
     // Discovery runs once per client; Entra and explicit endpoints never need it.
     endpoints: Mutex<Option<Endpoints>>,
+    dpop: Option<Dpop>,
 }
 
 impl std::fmt::Debug for PublicClient {
@@ -73,6 +77,10 @@ impl PublicClient {
             display: None,
             cache: None,
             capabilities: Vec::new(),
+            #[cfg(feature = "dpop")]
+            dpop: None,
+            #[cfg(feature = "dpop")]
+            require_dpop: false,
             error: None,
         }
     }
@@ -264,6 +272,7 @@ impl PublicClient {
             app: &self.app,
             requests: &self.requests,
             endpoints: &endpoints,
+            dpop: self.dpop.as_ref(),
         };
         silent::acquire(&ctx, scopes, account, options)
     }
@@ -275,7 +284,78 @@ impl PublicClient {
             requests: &self.requests,
             environment: self.authority.environment(),
             display: self.display.as_ref(),
+            dpop: self.dpop.as_ref(),
         }
+    }
+
+    /// The headers for a request to a resource (an API) with `token`:
+    /// `Authorization: DPoP <token>` and a fresh `DPoP` proof for `method`
+    /// and `url` (with the token's hash, `ath`, and the newest nonce the
+    /// resource gave, see [`dpop_nonce_from_resource`](Self::dpop_nonce_from_resource))
+    /// for a DPoP-bound token; `Authorization: Bearer <token>` alone for a
+    /// Bearer token. Make them for each request: a proof is good once.
+    ///
+    /// Fails with [`ErrorKind::Configuration`] for a DPoP-bound token when
+    /// this client has DPoP off or another key (the token is useless
+    /// without its key), or for a method that is not an HTTP token.
+    pub fn resource_headers(
+        &self,
+        token: &Token,
+        method: &str,
+        url: &str,
+    ) -> Result<ResourceHeaders, Error> {
+        let authorization = token.authorization_header()?;
+        if !token.token_type().eq_ignore_ascii_case("DPoP") {
+            return Ok(ResourceHeaders {
+                authorization,
+                dpop: None,
+            });
+        }
+        let Some(dpop) = &self.dpop else {
+            return Err(Error::config(
+                "the token is DPoP-bound, and this client has DPoP off: build it with the token's key (dpop_key_file) to use the token",
+            ));
+        };
+        if token
+            .dpop_thumbprint()
+            .is_some_and(|bound| bound != dpop.thumbprint())
+        {
+            return Err(Error::config(
+                "the token is bound to another DPoP key than this client's: use the client that got it",
+            ));
+        }
+        let method = method.trim().to_ascii_uppercase();
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(Error::config(format!(
+                "'{method}' is not an HTTP method (GET, POST, ...)"
+            )));
+        }
+        let proof = dpop.proof(
+            &method,
+            url,
+            self.clock.wall(),
+            Some(token.access_token().secret()),
+        )?;
+        Ok(ResourceHeaders {
+            authorization,
+            dpop: Some(proof),
+        })
+    }
+
+    /// Keeps the `DPoP-Nonce` a resource sent (with a `401` and
+    /// `WWW-Authenticate: DPoP error="use_dpop_nonce"`, or on any answer):
+    /// the next [`resource_headers`](Self::resource_headers) for that
+    /// server put it in their proof. Does nothing when DPoP is off.
+    pub fn dpop_nonce_from_resource(&self, url: &str, nonce: &str) {
+        if let Some(dpop) = &self.dpop {
+            dpop.remember_nonce(url, Some(nonce));
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the DPoP key (what servers bind tokens
+    /// to, `cnf.jkt`), or `None` when DPoP is off. Safe to log.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.dpop.as_ref().map(Dpop::thumbprint)
     }
 
     fn endpoints(&self) -> Result<Endpoints, Error> {
@@ -353,6 +433,10 @@ pub struct PublicClientBuilder {
     display: Option<Box<dyn CodeDisplay>>,
     cache: Option<Box<dyn TokenStore>>,
     capabilities: Vec<String>,
+    #[cfg(feature = "dpop")]
+    dpop: Option<Arc<dyn DpopSigner>>,
+    #[cfg(feature = "dpop")]
+    require_dpop: bool,
     error: Option<Error>,
 }
 
@@ -405,6 +489,44 @@ impl PublicClientBuilder {
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty())
             .collect();
+        self
+    }
+
+    /// Turns DPoP (RFC 9449) on with this proof key: every token request
+    /// (each poll, each refresh) carries a proof signed by it, so the tokens a
+    /// DPoP server issues are bound to the key, and a copy of the token file
+    /// is useless without it. A server that ignores DPoP (Entra ID) still
+    /// issues `Bearer` tokens, which are accepted unless
+    /// [`require_dpop`](Self::require_dpop) is set. Off by default.
+    ///
+    /// Give a [`DpopKey`] (see [`DpopKey::load_or_create`] to keep it in a
+    /// private file), or your own [`DpopSigner`] for a key in a TPM.
+    #[cfg(feature = "dpop")]
+    pub fn dpop(mut self, signer: impl DpopSigner + 'static) -> Self {
+        self.dpop = Some(Arc::new(signer));
+        self
+    }
+
+    /// As [`dpop`](Self::dpop), with the key kept in a private file at
+    /// `path` (PKCS#8 PEM, mode 0600), made there on first use. A key file
+    /// that cannot be read or written fails [`build`](Self::build).
+    #[cfg(feature = "dpop")]
+    pub fn dpop_key_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        match DpopKey::load_or_create(path) {
+            Ok(key) => self.dpop = Some(Arc::new(key)),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// With DPoP on, refuses tokens the server did not bind to the key (it
+    /// answered `token_type` `Bearer`): the sign-in or refresh fails with
+    /// [`ErrorKind::InvalidResponse`] and nothing is saved. Off by default.
+    #[cfg(feature = "dpop")]
+    pub fn require_dpop(mut self, required: bool) -> Self {
+        self.require_dpop = required;
         self
     }
 
@@ -494,7 +616,22 @@ impl PublicClientBuilder {
             tenant: authority.tenant().map(str::to_string),
             entra: authority.is_entra(),
         };
+        #[cfg(feature = "dpop")]
+        let dpop = {
+            if self.require_dpop && self.dpop.is_none() {
+                return Err(Error::config(
+                    "DPoP is required but no DPoP key was given: call dpop() or dpop_key_file() too",
+                ));
+            }
+            match self.dpop {
+                Some(signer) => Some(Dpop::new(signer, self.require_dpop)?),
+                None => None,
+            }
+        };
+        #[cfg(not(feature = "dpop"))]
+        let dpop: Option<Dpop> = None;
         Ok(PublicClient {
+            dpop,
             requests: Requests::new(&client_id, authority.is_entra(), self.capabilities),
             app,
             client_id,

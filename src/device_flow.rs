@@ -8,6 +8,7 @@ use crate::authority::check_endpoint_url;
 use crate::cancel::CancelHandle;
 use crate::clock::Clock;
 use crate::display::CodeDisplay;
+use crate::dpop::{self, Dpop};
 use crate::error::{Error, ErrorKind};
 use crate::http::{Http, Reply, retry_after_delay};
 use crate::json::Object;
@@ -124,6 +125,11 @@ pub(crate) fn request_code(
     let form = ctx.requests.device_code(&scope, claims.as_deref());
     let reply = ctx.http.post_form(device_endpoint, &form)?;
     let received_at = ctx.clock.now();
+    // No proof goes to this endpoint, but a nonce from the server is kept
+    // for the polls: any answer may carry the newest.
+    if let Some(dpop) = ctx.dpop {
+        dpop.remember_nonce(device_endpoint, reply.dpop_nonce.as_deref());
+    }
     let answer = oauth::success(
         &reply,
         "device authorization answer",
@@ -296,6 +302,8 @@ pub(crate) struct WaitContext<'a> {
     pub environment: &'a str,
     /// Told how long is left, for a countdown.
     pub display: &'a dyn CodeDisplay,
+    /// Proofs of possession for the polls, when DPoP is on.
+    pub dpop: Option<&'a Dpop>,
 }
 
 /// Step 2: polls until the person decides, the code expires, the caller's
@@ -342,10 +350,10 @@ pub(crate) fn wait(
         )?;
         polls += 1;
         let idle = gap.saturating_add(IDLE_SLACK);
-        let decision = match ctx
-            .http
-            .post_form_after_idle(&flow.token_endpoint, &form, idle)
-        {
+        let wall = || clock.wall();
+        let posted =
+            dpop::post_token_request(ctx.http, ctx.dpop, &flow.token_endpoint, &form, idle, &wall);
+        let decision = match posted {
             Ok(reply) => decide(reply, &flow.scopes, ctx.environment, clock.wall()),
             Err(error) if error.is_retryable() => Decision::Retry(error, None),
             Err(error) => Decision::Stop(error),
@@ -366,7 +374,10 @@ pub(crate) fn wait(
                 failures = 0;
                 next_poll = poll_time(now, interval, code_deadline, &mut last_chance_taken);
             }
-            Decision::SignedIn(token) => {
+            Decision::SignedIn(mut token) => {
+                if let Some(dpop) = ctx.dpop {
+                    dpop.accept(&mut token)?;
+                }
                 info!("poll {polls}: signed in");
                 return Ok(*token);
             }
@@ -509,6 +520,7 @@ mod tests {
             content_type: Some("application/json".into()),
             retry_after: None,
             location: None,
+            dpop_nonce: None,
         }
     }
 

@@ -100,6 +100,7 @@ pub fn token_answer(data: &[u8]) {
         content_type: Some("application/json".to_string()),
         retry_after: None,
         location: None,
+        dpop_nonce: None,
     };
     match decide(
         reply,

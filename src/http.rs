@@ -85,6 +85,8 @@ pub(crate) struct Reply {
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
     pub location: Option<String>,
+    /// The `DPoP-Nonce` header (RFC 9449 section 8).
+    pub dpop_nonce: Option<String>,
 }
 
 impl Reply {
@@ -199,23 +201,27 @@ impl Http {
     /// `POST` an `application/x-www-form-urlencoded` body. Only transport
     /// failures are errors; every HTTP status comes back as a [`Reply`].
     pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Reply, Error> {
-        self.post_form_after_idle(url, form, DEFAULT_IDLE)
+        self.post_form_after_idle(url, form, DEFAULT_IDLE, None)
     }
 
     /// As [`post_form`](Self::post_form), taking a pooled connection that
     /// has been idle up to `idle` (at most [`MAX_IDLE`]): a poll after a long
     /// interval reuses the flow's connection if the server kept it open (it is
     /// checked before use), instead of a new TCP and TLS handshake each time.
+    /// A `dpop` proof goes in the `DPoP` header.
     pub fn post_form_after_idle(
         &self,
         url: &str,
         form: &[(&str, &str)],
         idle: Duration,
+        dpop: Option<&str>,
     ) -> Result<Reply, Error> {
         debug!("POST {url}");
-        let response = self
-            .agent
-            .post(url)
+        let mut request = self.agent.post(url);
+        if let Some(proof) = dpop {
+            request = request.header("DPoP", proof);
+        }
+        let response = request
             .config()
             .max_idle_age(idle.min(MAX_IDLE))
             .build()
@@ -251,6 +257,7 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
     let content_type = header("content-type");
     let retry_after = header("retry-after");
     let location = header("location");
+    let dpop_nonce = header("dpop-nonce");
     // Reading to the end is what returns the connection to the pool.
     let body = response
         .body_mut()
@@ -271,6 +278,7 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
         content_type,
         retry_after,
         location,
+        dpop_nonce,
     })
 }
 
@@ -557,6 +565,7 @@ mod tests {
             content_type: ct.map(str::to_string),
             retry_after: None,
             location: None,
+            dpop_nonce: None,
         };
         assert!(reply(Some("text/html"), "x").looks_like_html());
         assert!(reply(None, "  <!DOCTYPE html>").looks_like_html());

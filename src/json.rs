@@ -129,8 +129,9 @@ pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     BASE64URL.decode(text.as_bytes()).ok()
 }
 
-/// The encoder the library's tests build id_tokens and client_info with.
-#[cfg(test)]
+/// Encodes base64url without padding, as JOSE (DPoP proofs) and the
+/// library's tests (id_tokens, client_info) need.
+#[cfg(any(test, feature = "dpop"))]
 pub(crate) fn base64url_encode(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

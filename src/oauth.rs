@@ -161,6 +161,7 @@ mod tests {
             content_type: Some(content_type.to_string()),
             retry_after: None,
             location: None,
+            dpop_nonce: None,
         }
     }
 

@@ -6,8 +6,9 @@ use crate::authority::Endpoints;
 use crate::cache::schema::{AppScope, CacheDoc, CachedRefresh, Wanted};
 use crate::cache::{AppId, Cache, Fetched};
 use crate::clock::{Clock, check_wall_clock};
+use crate::dpop::{self, Dpop};
 use crate::error::{Error, ErrorKind};
-use crate::http::Http;
+use crate::http::{DEFAULT_IDLE, Http};
 use crate::oauth::{self, Answer};
 use crate::request::{REFRESH_TOKEN_GRANT, Requests, scope_list};
 use crate::token::{Account, Token};
@@ -62,6 +63,8 @@ pub(crate) struct Silent<'a> {
     /// The token endpoint, found by discovery for an issuer authority: run
     /// before the lock is taken, never under it.
     pub endpoints: &'a dyn Fn() -> Result<Endpoints, Error>,
+    /// Proofs of possession for the refresh, when DPoP is on.
+    pub dpop: Option<&'a Dpop>,
 }
 
 /// A cached access token for `scopes`, or one got by redeeming the cached
@@ -125,6 +128,7 @@ pub(crate) fn acquire(
                     ),
                 ));
             };
+            check_binding(ctx, &refresh)?;
             let mut token = redeem(ctx, &endpoints, &refresh, &scopes, claims.as_deref())?;
             same_user(&token, &hid)?;
             if token.account().is_none() {
@@ -146,6 +150,30 @@ pub(crate) fn acquire(
     }
 }
 
+/// A refresh token bound to a DPoP key is only ever sent with a proof by
+/// that key: with another key (or none) the server refuses it, and a strict
+/// one may revoke the sign-in for it. A lost key means signing in again.
+fn check_binding(ctx: &Silent<'_>, refresh: &CachedRefresh) -> Result<(), Error> {
+    let Some(bound) = refresh.dpop_thumbprint.as_deref() else {
+        return Ok(());
+    };
+    match ctx.dpop.map(Dpop::thumbprint) {
+        Some(have) if have == bound => Ok(()),
+        Some(have) => Err(Error::new(
+            ErrorKind::InteractionRequired,
+            format!(
+                "the cached refresh token is bound to the DPoP key {bound}, but this client's key is {have}: the key was lost or replaced, so the token cannot be used; sign in again with the device code (and keep the key file from now on)"
+            ),
+        )),
+        None => Err(Error::new(
+            ErrorKind::InteractionRequired,
+            format!(
+                "the cached refresh token is bound to the DPoP key {bound}, and this client has DPoP off: enable it with that key (dpop_key_file) or sign in again with the device code"
+            ),
+        )),
+    }
+}
+
 /// Redeems a refresh token (RFC 6749 section 6) for `scopes`.
 fn redeem(
     ctx: &Silent<'_>,
@@ -160,7 +188,15 @@ fn redeem(
         .requests
         .refresh(refresh.secret.secret(), &scope, claims);
     debug!("silent: redeeming the refresh token at {}", endpoints.token);
-    let reply = ctx.http.post_form(&endpoints.token, &form)?;
+    let wall = || ctx.clock.wall();
+    let reply = dpop::post_token_request(
+        ctx.http,
+        ctx.dpop,
+        &endpoints.token,
+        &form,
+        DEFAULT_IDLE,
+        &wall,
+    )?;
     let now = ctx.clock.wall();
     let answer = match oauth::read(&reply, "token answer", "the refresh request") {
         Answer::Success(answer) => answer,
@@ -186,8 +222,12 @@ fn redeem(
         Answer::Transient(error) => return Err(oauth::advised(error, &reply, now)),
         Answer::Invalid(error) => return Err(error),
     };
-    Token::from_answer(&answer, &asked, &ctx.app.environment, now)
-        .map_err(|e| e.with_status(reply.status))
+    let mut token = Token::from_answer(&answer, &asked, &ctx.app.environment, now)
+        .map_err(|e| e.with_status(reply.status))?;
+    if let Some(dpop) = ctx.dpop {
+        dpop.accept(&mut token)?;
+    }
+    Ok(token)
 }
 
 /// A cached access token good for the call, unless the server asked for it to

@@ -32,6 +32,7 @@ pub struct Token {
     id_token: Option<IdToken>,
     account: Option<Account>,
     family_id: Option<String>,
+    dpop_thumbprint: Option<String>,
     cache_error: Option<Arc<Error>>,
 }
 
@@ -144,6 +145,18 @@ impl Token {
         self.cache_error.as_deref()
     }
 
+    /// The RFC 7638 thumbprint of the DPoP key this token's refresh token is
+    /// bound to, when the server issued it as a DPoP token to this client
+    /// (see [`PublicClientBuilder::dpop`](crate::PublicClientBuilder::dpop));
+    /// `None` for a Bearer token. Saved with the refresh token in the cache.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.dpop_thumbprint.as_deref()
+    }
+
+    pub(crate) fn bind_dpop(&mut self, thumbprint: &str) {
+        self.dpop_thumbprint = Some(thumbprint.to_string());
+    }
+
     pub(crate) fn set_cache_error(&mut self, error: Error) {
         self.cache_error = Some(Arc::new(error));
     }
@@ -174,6 +187,7 @@ impl Token {
             id_token,
             account,
             family_id: None,
+            dpop_thumbprint: None,
             cache_error: None,
         }
     }
@@ -232,6 +246,7 @@ impl Token {
             id_token,
             account,
             family_id,
+            dpop_thumbprint: None,
             cache_error: None,
         })
     }

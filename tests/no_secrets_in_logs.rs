@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use devicecode::{Authority, CancelHandle, FileCache, ManualClock};
-use devicecode_test_authority::{Approval, Endpoint, Fault, TestAuthority};
+use devicecode_test_authority::{Approval, DpopPolicy, Endpoint, Fault, TestAuthority};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +39,7 @@ fn no_secret_is_logged_at_any_level() {
     let auth = TestAuthority::builder()
         .clock(Arc::new(clock.clone()))
         .approval(Approval::AfterPolls(3))
+        .dpop(DpopPolicy::new().nonce(true))
         .start()
         .unwrap();
     // A retried failure and a refused request also go through the log.
@@ -59,6 +60,8 @@ fn no_secret_is_logged_at_any_level() {
     )
     .display(devicecode::LogDisplay::new())
     .token_cache(FileCache::new(&cache))
+    // DPoP too: the proof key must never reach a log.
+    .dpop_key_file(dir.join("dpop-key.pem"))
     .build()
     .unwrap();
     let token = app
@@ -111,6 +114,13 @@ fn no_secret_is_logged_at_any_level() {
             .map(str::to_string),
     );
     secrets.push(id_token);
+    let key = std::fs::read_to_string(dir.join("dpop-key.pem")).unwrap();
+    secrets.extend(
+        key.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::to_string),
+    );
+    assert_eq!(token.token_type(), "DPoP");
     secrets.sort();
     secrets.dedup();
     assert!(secrets.len() >= 5, "{} secrets collected", secrets.len());

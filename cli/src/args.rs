@@ -47,6 +47,11 @@ pub struct Args {
     /// A claims challenge, base64 or JSON, as given (the library checks it).
     pub claims_challenge: Option<String>,
     pub capabilities: Vec<String>,
+    /// `--dpop`: `Some(None)` for the key file beside the token file.
+    pub dpop: Option<Option<PathBuf>>,
+    /// `headers`: the request to the resource.
+    pub method: Option<String>,
+    pub url: Option<String>,
     /// Whether `login` draws a QR code (only ever on a terminal).
     pub qr: bool,
     pub verbose: bool,
@@ -79,7 +84,7 @@ pub fn parse(
     if rest.iter().any(|a| a == "--help" || a == "-h") {
         return Ok(Request::Help(Some(command)));
     }
-    let mut argv = rest.into_iter();
+    let mut argv = rest.into_iter().peekable();
     let mut given: Vec<Given> = Vec::new();
     while let Some(arg) = argv.next() {
         let (flag, inline) = split_inline(&arg);
@@ -93,11 +98,19 @@ pub fn parse(
             (None, None) => OsString::new(),
             (None, Some(_)) => return Err(fail(format!("{} takes no value", spec.long))),
             (Some(_), Some(value)) => value,
+            // `--dpop` alone means the default key file; a value is taken
+            // only when it is not the next option.
+            (Some(_), None) if optional_value(spec.key) => {
+                match argv.next_if(|next| !next.as_bytes().starts_with(b"-")) {
+                    Some(value) => value,
+                    None => OsString::new(),
+                }
+            }
             (Some(_), None) => argv
                 .next()
                 .ok_or_else(|| fail(format!("{} needs a value", spec.long)))?,
         };
-        if spec.value.is_some() && value.is_empty() {
+        if spec.value.is_some() && value.is_empty() && !optional_value(spec.key) {
             return Err(fail(format!("{} is empty: give a value", spec.long)));
         }
         // Only --scope and --client-capability add up; a second value for
@@ -239,6 +252,13 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
     if raw(Key::Qr).is_some() && raw(Key::NoQr).is_some() {
         return Err("--qr and --no-qr contradict each other: give one".into());
     }
+    let method = text(Key::Method)?;
+    let url = text(Key::Url)?;
+    if command == Command::Headers && (method.is_none() || url.is_none()) {
+        return Err("headers needs --method and --url: the request to make the headers for".into());
+    }
+    let dpop =
+        raw(Key::Dpop).map(|g| Some(PathBuf::from(&g.value)).filter(|p| !p.as_os_str().is_empty()));
     let server = server(
         text(Key::Tenant)?,
         text(Key::Authority)?,
@@ -258,9 +278,17 @@ fn check(command: Command, given: &[Given]) -> Result<Request, String> {
         force_refresh: raw(Key::ForceRefresh).is_some(),
         claims_challenge: text(Key::ClaimsChallenge)?,
         capabilities,
+        dpop,
+        method,
+        url,
         qr: raw(Key::NoQr).is_none(),
         verbose: raw(Key::Verbose).is_some(),
     })))
+}
+
+/// Options whose value may be left out.
+fn optional_value(key: Key) -> bool {
+    key == Key::Dpop
 }
 
 /// Options whose values add up, given on the line or in their variable
@@ -391,6 +419,30 @@ mod tests {
         assert!(error(&[b"token", b"--client-id", b"\xff"]).contains("UTF-8"));
         assert!(error(&[b"\xfflogin"]).contains("unknown command"));
         assert!(error(&[b"login", b"--\xff"]).contains("unknown option"));
+    }
+
+    #[test]
+    fn dpop_takes_a_key_file_or_none() {
+        let args = run(&[b"login", b"--dpop"], &[]);
+        assert_eq!(args.dpop, Some(None));
+        let args = run(&[b"login", b"--dpop", b"--verbose"], &[]);
+        assert_eq!(args.dpop, Some(None));
+        assert!(args.verbose);
+        let args = run(&[b"login", b"--dpop", b"/keys/k.pem", b"-v"], &[]);
+        assert_eq!(args.dpop, Some(Some(PathBuf::from("/keys/k.pem"))));
+        let args = run(&[b"token", b"--dpop=/k.pem"], &[]);
+        assert_eq!(args.dpop, Some(Some(PathBuf::from("/k.pem"))));
+        let args = run(&[b"token"], &[("DEVICECODE_DPOP", "/env.pem")]);
+        assert_eq!(args.dpop, Some(Some(PathBuf::from("/env.pem"))));
+        assert_eq!(run(&[b"token"], &[]).dpop, None);
+        assert!(error(&[b"accounts", b"--dpop"]).contains("does not take"));
+        assert!(error(&[b"headers", b"--method", b"GET"]).contains("--url"));
+        let args = run(
+            &[b"headers", b"--method", b"GET", b"--url", b"https://a/b"],
+            &[],
+        );
+        assert_eq!(args.method.as_deref(), Some("GET"));
+        assert_eq!(args.url.as_deref(), Some("https://a/b"));
     }
 
     #[test]

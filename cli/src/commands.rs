@@ -6,8 +6,8 @@ use crate::failure::{Failure, code};
 use crate::output::{err, escape, out};
 use crate::{ca_file, options::Command};
 use devicecode::{
-    Account, Authority, CancelHandle, Error, ErrorKind, FileCache, PublicClient, SilentOptions,
-    StdoutDisplay,
+    Account, Authority, CancelHandle, Error, ErrorKind, FileCache, PublicClient,
+    PublicClientBuilder, SilentOptions, StdoutDisplay, Token,
 };
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Command::Token => token(args),
         Command::Accounts => accounts(args),
         Command::Logout => logout(args),
+        Command::Headers => headers(args),
     }
 }
 
@@ -53,20 +54,19 @@ fn login(args: &Args) -> Result<(), Failure> {
             ),
         ));
     }
-    err(&format!("signed in as {who}"));
+    match token.dpop_thumbprint() {
+        // For support: which key the tokens are bound to.
+        Some(key) => err(&format!(
+            "signed in as {who} (tokens bound to DPoP key {key})"
+        )),
+        None => err(&format!("signed in as {who}")),
+    }
     Ok(())
 }
 
 fn token(args: &Args) -> Result<(), Failure> {
     let app = client(args)?;
-    let account = chosen_account(&app, args)?;
-    let mut options = SilentOptions::default().force_refresh(args.force_refresh);
-    if let Some(claims) = &args.claims_challenge {
-        options = options.claims_challenge(claims.clone());
-    }
-    let token = app
-        .acquire_token_silent_with(&scopes(args), account.as_ref(), &options)
-        .map_err(|e| failed(args, &e))?;
+    let token = silent_token(&app, args)?;
     let secret = token.access_token().secret();
     if !is_b64token(secret) {
         return Err(Failure::new(
@@ -82,6 +82,41 @@ fn token(args: &Args) -> Result<(), Failure> {
             code::NOT_SAVED,
             format!(
                 "the token was printed, but {}; the newest refresh token is lost when this command ends, so fix that before the next refresh",
+                Failure::from_error(e).message
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The token `token` and `headers` use: cached, or silently refreshed.
+fn silent_token(app: &PublicClient, args: &Args) -> Result<Token, Failure> {
+    let account = chosen_account(app, args)?;
+    let mut options = SilentOptions::default().force_refresh(args.force_refresh);
+    if let Some(claims) = &args.claims_challenge {
+        options = options.claims_challenge(claims.clone());
+    }
+    app.acquire_token_silent_with(&scopes(args), account.as_ref(), &options)
+        .map_err(|e| failed(args, &e))
+}
+
+fn headers(args: &Args) -> Result<(), Failure> {
+    let (Some(method), Some(url)) = (&args.method, &args.url) else {
+        return Err(Failure::usage("headers needs --method and --url"));
+    };
+    let app = client(args)?;
+    let token = silent_token(&app, args)?;
+    let headers = app
+        .resource_headers(&token, method, url)
+        .map_err(|e| Failure::from_error(&e))?;
+    let lines = headers.lines().join("\n");
+    out(&lines)
+        .map_err(|e| Failure::usage(format!("could not write the headers to stdout: {e}")))?;
+    match token.cache_error() {
+        Some(e) => Err(Failure::new(
+            code::NOT_SAVED,
+            format!(
+                "the headers were printed, but {}; the newest refresh token is lost when this command ends, so fix that before the next refresh",
                 Failure::from_error(e).message
             ),
         )),
@@ -210,9 +245,9 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         .client_id
         .clone()
         .ok_or_else(|| Failure::usage("--client-id is required (or DEVICECODE_CLIENT_ID)"))?;
+    let cache = cache(args)?;
     let mut builder = PublicClient::builder(client_id)
         .authority(authority(args)?)
-        .token_cache(cache(args)?)
         .display(StdoutDisplay::new().qr(args.qr))
         .client_capabilities(args.capabilities.iter().cloned());
     if let Some(path) = &args.ca_file {
@@ -220,7 +255,47 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         check_roots(path, &pem)?;
         builder = builder.root_certificates_pem(pem);
     }
-    builder.build().map_err(|e| Failure::from_error(&e))
+    builder = with_dpop(builder, args, cache.path())?;
+    let app = builder
+        .token_cache(cache)
+        .build()
+        .map_err(|e| Failure::from_error(&e))?;
+    if let Some(thumbprint) = app.dpop_thumbprint() {
+        log::info!("DPoP key thumbprint {thumbprint}");
+    }
+    Ok(app)
+}
+
+/// `--dpop`: the key file given, or the one beside the token file.
+#[cfg(feature = "dpop")]
+fn with_dpop(
+    builder: PublicClientBuilder,
+    args: &Args,
+    cache: &std::path::Path,
+) -> Result<PublicClientBuilder, Failure> {
+    let beside = devicecode::DpopKey::path_beside(cache);
+    Ok(match &args.dpop {
+        Some(Some(path)) => builder.dpop_key_file(path),
+        Some(None) => builder.dpop_key_file(&beside),
+        // A sign-in made with --dpop left its key beside the token file:
+        // later commands use it without being told.
+        None if args.command != Command::Login && beside.exists() => builder.dpop_key_file(&beside),
+        None => builder,
+    })
+}
+
+#[cfg(not(feature = "dpop"))]
+fn with_dpop(
+    builder: PublicClientBuilder,
+    args: &Args,
+    _cache: &std::path::Path,
+) -> Result<PublicClientBuilder, Failure> {
+    match args.dpop {
+        Some(_) => Err(Failure::usage(
+            "--dpop needs a devicecode built with the `dpop` feature",
+        )),
+        None => Ok(builder),
+    }
 }
 
 /// A PEM file without a usable certificate is reported with the flag that

@@ -8,7 +8,7 @@ const ABOUT: &str = "Sign a headless device in with the OAuth 2.0 device code fl
 
 /// The exit codes, and the commands that can end with each.
 const EXIT_CODES: &[(u8, &str, &[Command])] = {
-    use Command::{Accounts, Login, Logout, Token};
+    use Command::{Accounts, Headers, Login, Logout, Token};
     const ALL: &[Command] = &Command::ALL;
     &[
         (0, "success", ALL),
@@ -16,7 +16,7 @@ const EXIT_CODES: &[(u8, &str, &[Command])] = {
         (
             3,
             "interaction required: no usable sign-in, run `devicecode login`",
-            &[Token, Logout],
+            &[Token, Logout, Headers],
         ),
         (4, "the person declined the sign-in", &[Login]),
         (5, "the code expired, or --timeout was reached", &[Login]),
@@ -24,17 +24,17 @@ const EXIT_CODES: &[(u8, &str, &[Command])] = {
         (
             7,
             "network error: the server could not be reached",
-            &[Login, Token],
+            &[Login, Token, Headers],
         ),
         (
             8,
             "the server refused, or sent an unusable answer or token",
-            &[Login, Token],
+            &[Login, Token, Headers],
         ),
         (
             9,
             "the token file could not be read, locked or written",
-            &[Login, Token, Accounts, Logout],
+            &[Login, Token, Accounts, Logout, Headers],
         ),
         (
             10,
@@ -53,11 +53,15 @@ fn summary(command: Command) -> (&'static str, &'static str) {
         ),
         Command::Token => (
             "--client-id ID <server> [--scope SCOPE]... [--account USERNAME] [options]",
-            "Prints the access token (only it, and a newline) on stdout: the cached one, or one\ngot by redeeming the cached refresh token. Never starts a sign-in. A token that is\nnot a valid bearer token (RFC 6750) is never printed (exit 8).",
+            "Prints the access token (only it, and a newline) on stdout: the cached one, or one\ngot by redeeming the cached refresh token. Never starts a sign-in. A token that is\nnot a valid bearer token (RFC 6750) is never printed (exit 8). A DPoP-bound token\n(login --dpop) needs a proof with each request: use `headers` for those.",
         ),
         Command::Accounts => (
             "[--client-id ID <server>] [--cache FILE]",
             "Lists the signed-in accounts, one a line: username, a tab, home account id.\nWith --client-id, only the accounts of that application; without, every account in\nthe token file.",
+        ),
+        Command::Headers => (
+            "--client-id ID <server> --method METHOD --url URL [options]",
+            "Prints the headers of a request to a resource with the access token, one a line:\n`Authorization: DPoP <token>` and `DPoP: <proof>` (for that method and URL, good once)\nfor a DPoP-bound token, `Authorization: Bearer <token>` alone otherwise. For\n`curl -H @<(devicecode headers --method GET --url URL) URL`. Never starts a sign-in.",
         ),
         Command::Logout => (
             "[--client-id ID <server>] [--account USERNAME] [--cache FILE]",
@@ -85,6 +89,7 @@ fn overview() -> String {
          \x20 token           print the access token, from the token file or by a silent refresh\n\
          \x20 accounts        list the accounts in the token file\n\
          \x20 logout          remove an account's tokens from the token file\n\
+         \x20 headers         print the Authorization (and DPoP) headers for a request\n\
          \x20 help [COMMAND]  this text, or a command's (also --help, -h, COMMAND --help)\n\
          \x20 --version, -V   print the version\n\n\
          Each command's options: devicecode COMMAND --help\n",
@@ -130,7 +135,7 @@ fn environment(command: Option<Command>) -> String {
             let _ = writeln!(text, "  {name:<27} {}", spec.long);
         }
     }
-    if command.is_none_or(|c| c == Command::Login || c == Command::Token) {
+    if command.is_none_or(|c| [Command::Login, Command::Token, Command::Headers].contains(&c)) {
         text.push_str("  (DEVICECODE_SCOPE holds the scopes separated by spaces)\n");
     }
     text.push_str("  STATE_DIRECTORY, XDG_STATE_HOME, HOME  where the token file is by default\n");

@@ -8,14 +8,16 @@ pub enum Command {
     Token,
     Accounts,
     Logout,
+    Headers,
 }
 
 impl Command {
-    pub const ALL: [Command; 4] = [
+    pub const ALL: [Command; 5] = [
         Command::Login,
         Command::Token,
         Command::Accounts,
         Command::Logout,
+        Command::Headers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -24,6 +26,7 @@ impl Command {
             Command::Token => "token",
             Command::Accounts => "accounts",
             Command::Logout => "logout",
+            Command::Headers => "headers",
         }
     }
 
@@ -49,6 +52,9 @@ pub enum Key {
     ForceRefresh,
     ClaimsChallenge,
     ClientCapability,
+    Dpop,
+    Method,
+    Url,
     Qr,
     NoQr,
     Verbose,
@@ -69,10 +75,10 @@ pub struct Spec {
     pub about: &'static str,
 }
 
-use Command::{Login, Logout, Token};
+use Command::{Headers, Login, Logout, Token};
 
 const ALL: &[Command] = &Command::ALL;
-const NETWORK: &[Command] = &[Login, Token];
+const NETWORK: &[Command] = &[Login, Token, Headers];
 
 /// The options that choose the server: exactly one of them (or the two
 /// endpoints together) is needed by every command that talks to it.
@@ -181,7 +187,7 @@ pub static SPECS: &[Spec] = &[
         short: None,
         value: Some("USERNAME"),
         env: Some("DEVICECODE_ACCOUNT"),
-        commands: &[Token, Logout],
+        commands: &[Token, Logout, Headers],
         about: "the account, by username or home account id (needed when several are signed in)",
     },
     Spec {
@@ -210,6 +216,33 @@ pub static SPECS: &[Spec] = &[
         env: Some("DEVICECODE_CLIENT_CAPABILITY"),
         commands: NETWORK,
         about: "a client capability to declare, e.g. CP1 (claims challenges handled: Entra issues long-lived CAE tokens); repeat it for more (the variable: separated by spaces)",
+    },
+    Spec {
+        key: Key::Dpop,
+        long: "--dpop",
+        short: None,
+        value: Some("[KEYFILE]"),
+        env: Some("DEVICECODE_DPOP"),
+        commands: NETWORK,
+        about: "bind the tokens to a DPoP key (RFC 9449; for servers that support it): its private key file, made on first use (mode 0600; default: the token file's name + .dpop-key.pem). Without it, token and headers use that default file if it exists",
+    },
+    Spec {
+        key: Key::Method,
+        long: "--method",
+        short: None,
+        value: Some("METHOD"),
+        env: None,
+        commands: &[Headers],
+        about: "the HTTP method of the request to the resource (GET, POST, ...)",
+    },
+    Spec {
+        key: Key::Url,
+        long: "--url",
+        short: None,
+        value: Some("URL"),
+        env: None,
+        commands: &[Headers],
+        about: "the URL of the request to the resource",
     },
     Spec {
         key: Key::Qr,

@@ -182,35 +182,7 @@ impl FileCache {
 
     /// Creates a private temporary file beside the cache, exclusively.
     fn create_temp(&self) -> io::Result<(PathBuf, File)> {
-        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-        let pid = std::process::id();
-        for _ in 0..3 {
-            let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-            let temp = sibling(&self.path, &format!(".{pid}.{n}.tmp"));
-            let mut options = OpenOptions::new();
-            // create_new: O_EXCL, which never follows a symlink at `temp`.
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(&temp) {
-                Ok(file) => {
-                    if let Err(e) = private(&file) {
-                        let _ = fs::remove_file(&temp);
-                        return Err(e);
-                    }
-                    return Ok((temp, file));
-                }
-                // Left by a crashed process that had our pid: it is stale.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let _ = fs::remove_file(&temp);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "could not create a temporary file beside the cache",
-        ))
+        create_private_temp(&self.path)
     }
 
     /// The reservation, which a save consumes.
@@ -233,15 +205,7 @@ impl FileCache {
     }
 
     fn create_dir(&self) -> io::Result<()> {
-        let dir = self.dir();
-        if dir.is_dir() {
-            return Ok(());
-        }
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&dir)
+        create_private_dir(&self.dir())
     }
 
     #[cfg(unix)]
@@ -341,12 +305,7 @@ impl TokenStore for FileCache {
         self.check_kind()?;
         self.create_dir()?;
         let temp = self.write_temp(contents)?;
-        if let Err(e) = fs::rename(&temp, &self.path) {
-            let _ = fs::remove_file(&temp);
-            return Err(e);
-        }
-        // The rename is durable only once the directory is.
-        File::open(self.dir())?.sync_all()?;
+        put_in_place(&temp, &self.path, true)?;
         self.sweep_temps();
         Ok(())
     }
@@ -485,6 +444,105 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
     } else {
         "something else"
     }
+}
+
+/// Creates `dir` and its missing parents, owner-only (0700), unless it is
+/// there.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a private (0600) temporary file beside `path`, exclusively.
+fn create_private_temp(path: &Path) -> io::Result<(PathBuf, File)> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    for _ in 0..3 {
+        let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let temp = sibling(path, &format!(".{pid}.{n}.tmp"));
+        let mut options = OpenOptions::new();
+        // create_new: O_EXCL, which never follows a symlink at `temp`.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&temp) {
+            Ok(file) => {
+                if let Err(e) = private(&file) {
+                    let _ = fs::remove_file(&temp);
+                    return Err(e);
+                }
+                return Ok((temp, file));
+            }
+            // Left by a crashed process that had our pid: it is stale.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let _ = fs::remove_file(&temp);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "could not create a temporary file beside {}",
+            path.display()
+        ),
+    ))
+}
+
+/// Moves the synced file `temp` to `path`, durably (the directory is synced
+/// too). Without `replace`, an existing `path` is left alone and the error is
+/// `AlreadyExists`: a hard link, unlike a rename, never clobbers, so two
+/// processes creating the same file at once keep the first one's.
+fn put_in_place(temp: &Path, path: &Path, replace: bool) -> io::Result<()> {
+    let placed = if replace {
+        fs::rename(temp, path)
+    } else {
+        match fs::hard_link(temp, path) {
+            Ok(()) => fs::remove_file(temp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            // FAT (a board's boot partition) has no hard links: check, then
+            // rename, which leaves a short race only there.
+            Err(_) if fs::symlink_metadata(path).is_ok() => {
+                Err(io::Error::from(io::ErrorKind::AlreadyExists))
+            }
+            Err(_) => fs::rename(temp, path),
+        }
+    };
+    if let Err(e) = placed {
+        let _ = fs::remove_file(temp);
+        return Err(e);
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // The rename is durable only once the directory is.
+    File::open(dir)?.sync_all()
+}
+
+/// Writes a new private file (0600) at `path` atomically, as the token cache
+/// is written: a reader sees nothing or all of it, after a power cut too. An
+/// existing file is replaced only when `replace` is set; otherwise the error
+/// is `AlreadyExists`.
+#[cfg_attr(not(feature = "dpop"), allow(dead_code))]
+pub(crate) fn write_private_file(path: &Path, contents: &[u8], replace: bool) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    let (temp, mut file) = create_private_temp(path)?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    put_in_place(&temp, path, replace)
 }
 
 /// `path` with `suffix` appended to its file name.

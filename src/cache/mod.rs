@@ -11,6 +11,8 @@ mod lock;
 pub(crate) mod schema;
 
 pub use file::FileCache;
+#[cfg(feature = "dpop")]
+pub(crate) use file::write_private_file;
 
 use crate::error::Error;
 use crate::http::HttpSettings;

@@ -15,6 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ACCESS_TOKEN: &str = "AccessToken";
 const REFRESH_TOKEN: &str = "RefreshToken";
+/// Our field on access and refresh token entries: the thumbprint of the DPoP
+/// key they are bound to. MSAL has none and keeps fields it does not know.
+const DPOP_BINDING: &str = "dpop_jkt";
 const ID_TOKEN: &str = "IdToken";
 const ACCOUNT: &str = "Account";
 const APP_METADATA: &str = "AppMetadata";
@@ -87,11 +90,20 @@ pub(crate) struct Wanted<'a> {
     pub home_account_id: &'a str,
 }
 
+/// A refresh token to save, with what is saved beside it.
+struct SavedRefresh<'a> {
+    secret: &'a RefreshToken,
+    family_id: Option<&'a str>,
+    dpop_thumbprint: Option<&'a str>,
+}
+
 /// A refresh token found in the cache, and where it lives.
 #[derive(Debug)]
 pub(crate) struct CachedRefresh {
     pub key: String,
     pub secret: RefreshToken,
+    /// The DPoP key it is bound to (RFC 7638 thumbprint), if any.
+    pub dpop_thumbprint: Option<String>,
 }
 
 impl CacheDoc {
@@ -184,7 +196,7 @@ impl CacheDoc {
             .collect();
         let epoch = SystemTime::UNIX_EPOCH;
         let expires_at = time(at, "expires_on").unwrap_or(epoch);
-        Token::from_cache(
+        let mut token = Token::from_cache(
             AccessToken::new(text(at, "secret")),
             match text(at, "token_type") {
                 "" => "Bearer",
@@ -198,7 +210,12 @@ impl CacheDoc {
             refresh.map(|r| r.secret),
             id_token,
             account,
-        )
+        );
+        match text(at, DPOP_BINDING) {
+            "" => {}
+            jkt => token.bind_dpop(jkt),
+        }
+        token
     }
 
     /// Refresh tokens usable for the account, best first: the app's own,
@@ -231,6 +248,9 @@ impl CacheDoc {
             .map(|(_, _, key, e)| CachedRefresh {
                 key: key.clone(),
                 secret: RefreshToken::new(text(e, "secret")),
+                dpop_thumbprint: Some(text(e, DPOP_BINDING))
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
             })
             .collect()
     }
@@ -382,6 +402,9 @@ impl CacheDoc {
         put(&mut at, "target", &target);
         put(&mut at, "realm", &realm);
         put(&mut at, "token_type", token.token_type());
+        if let Some(jkt) = token.dpop_thumbprint() {
+            put(&mut at, DPOP_BINDING, jkt);
+        }
         put(&mut at, "cached_at", &epoch(token.received_at()));
         put(&mut at, "expires_on", &epoch(token.expires_at()));
         put(
@@ -397,7 +420,12 @@ impl CacheDoc {
             .insert(key, Value::Object(at));
 
         if let Some(refresh) = token.refresh_token() {
-            self.save_refresh_token(app, hid, &target, refresh, token.family_id(), replaces, now);
+            let saved = SavedRefresh {
+                secret: refresh,
+                family_id: token.family_id(),
+                dpop_thumbprint: token.dpop_thumbprint(),
+            };
+            self.save_refresh_token(app, hid, &target, &saved, replaces, now);
         }
 
         if let Some(id_token) = token.id_token() {
@@ -446,17 +474,16 @@ impl CacheDoc {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn save_refresh_token(
         &mut self,
         app: &AppScope<'_>,
         hid: &str,
         target: &str,
-        refresh: &RefreshToken,
-        family_id: Option<&str>,
+        saved: &SavedRefresh<'_>,
         replaces: Option<&str>,
         now: SystemTime,
     ) {
+        let (refresh, family_id) = (saved.secret, saved.family_id);
         let env = app.environment;
         let cid = app.client_id;
         let section = self.section_mut(REFRESH_TOKEN);
@@ -465,6 +492,13 @@ impl CacheDoc {
             put(entry, "last_modification_time", &epoch(now));
             if let Some(family) = family_id {
                 put(entry, "family_id", family);
+            }
+            // The new token's binding, whatever the old one's was.
+            match saved.dpop_thumbprint {
+                Some(jkt) => put(entry, DPOP_BINDING, jkt),
+                None => {
+                    entry.remove(DPOP_BINDING);
+                }
             }
             return;
         }
@@ -488,6 +522,9 @@ impl CacheDoc {
         put(&mut entry, "last_modification_time", &epoch(now));
         if let Some(family) = family_id {
             put(&mut entry, "family_id", family);
+        }
+        if let Some(jkt) = saved.dpop_thumbprint {
+            put(&mut entry, DPOP_BINDING, jkt);
         }
         let key = msal_key(&[hid, env, "refreshtoken", cid, "", target]);
         section.insert(key, Value::Object(entry));

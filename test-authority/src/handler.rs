@@ -260,7 +260,7 @@ fn discovery(
     if request.method != "GET" {
         return method_not_allowed("GET");
     }
-    let document = match (shared.config.flavor, tenant) {
+    let mut document = match (shared.config.flavor, tenant) {
         (Flavor::Entra, Some(tenant)) => {
             if let Err(mut error) = oauth::check_tenant(shared, Some(tenant)) {
                 // Entra's metadata endpoint names this error differently
@@ -299,6 +299,9 @@ fn discovery(
             "token_endpoint_auth_methods_supported": ["none"],
         }),
     };
+    if shared.config.dpop.is_some() {
+        document["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+    }
     (Response::json(200, &document), "discovery".to_string())
 }
 

@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod dpop;
 mod handler;
 mod http;
 mod oauth;
@@ -63,6 +64,8 @@ use std::time::{Duration, Instant};
 use devicecode::{Clock, SystemClock};
 
 use state::State;
+
+pub use dpop::DpopPolicy;
 
 /// Which real service the authority imitates.
 #[non_exhaustive]
@@ -187,6 +190,9 @@ pub struct IssuedAccessToken {
     pub lifetime: u64,
     /// Whether [`TestAuthority::revoke_access_tokens_by_event`] revoked it.
     pub revoked: bool,
+    /// The RFC 7638 thumbprint of the DPoP key it is bound to (`cnf.jkt`);
+    /// `None` for a Bearer token.
+    pub jkt: Option<String>,
 }
 
 /// Which certificate the authority presents (see
@@ -310,6 +316,7 @@ pub struct TestAuthorityBuilder {
     refresh_in: Option<u64>,
     cae_token_lifetime: u64,
     also_granted: Vec<String>,
+    dpop: Option<DpopPolicy>,
 }
 
 impl fmt::Debug for TestAuthorityBuilder {
@@ -337,6 +344,7 @@ impl fmt::Debug for TestAuthorityBuilder {
             .field("refresh_in", &self.refresh_in)
             .field("cae_token_lifetime", &self.cae_token_lifetime)
             .field("also_granted", &self.also_granted)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -366,6 +374,7 @@ impl Default for TestAuthorityBuilder {
             refresh_in: None,
             cae_token_lifetime: CAE_TOKEN_LIFETIME,
             also_granted: Vec::new(),
+            dpop: None,
         }
     }
 }
@@ -540,6 +549,15 @@ impl TestAuthorityBuilder {
         self
     }
 
+    /// Checks DPoP proofs (RFC 9449) on token requests as `policy` says,
+    /// and binds the tokens of requests that carry one (`token_type`
+    /// `DPoP`; the refresh token then needs a proof by the same key).
+    /// Default: DPoP is ignored, every token is `Bearer`.
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = Some(policy);
+        self
+    }
+
     /// Makes the certificates, binds `127.0.0.1` on an ephemeral port and
     /// starts serving.
     pub fn start(self) -> io::Result<TestAuthority> {
@@ -573,8 +591,10 @@ impl TestAuthorityBuilder {
             refresh_in: self.refresh_in,
             cae_token_lifetime: self.cae_token_lifetime,
             also_granted: self.also_granted,
+            dpop: self.dpop,
         };
         let mut state = State::new();
+        state.dpop.nonce = state.rng.token(22);
         state.certificate = self.certificate;
         let identity = Identity {
             oid: state.rng.uuid(),
@@ -787,6 +807,59 @@ impl TestAuthority {
         ))
     }
 
+    /// The DPoP nonce proofs must carry now (see [`DpopPolicy::nonce`]).
+    pub fn dpop_nonce(&self) -> String {
+        self.shared.lock().dpop.nonce.clone()
+    }
+
+    /// Replaces the DPoP nonce, as a server does from time to time: proofs
+    /// with the old one get `use_dpop_nonce` and the new one.
+    pub fn rotate_dpop_nonce(&self) {
+        let mut state = self.shared.lock();
+        state.dpop.nonce = state.rng.token(22);
+    }
+
+    /// Checks a request to a resource as a DPoP-aware resource server does:
+    /// `authorization` must be `DPoP <access token>` for a token this
+    /// authority bound to the key of `proof`, a proof for `method` and `url`
+    /// (query and fragment are ignored) with the token's hash (`ath`), fresh
+    /// and not seen before, with the nonce when the policy demands one. The
+    /// error says what was wrong (`invalid_dpop_proof`, `use_dpop_nonce`,
+    /// `invalid_token`).
+    pub fn check_resource_request(
+        &self,
+        method: &str,
+        url: &str,
+        authorization: &str,
+        proof: &str,
+    ) -> Result<(), String> {
+        let policy = self.shared.config.dpop.clone().unwrap_or_default();
+        let Some(token) = authorization.strip_prefix("DPoP ") else {
+            return Err("invalid_token: the Authorization scheme is not DPoP".into());
+        };
+        let now = self.shared.clock.wall();
+        let mut state = self.shared.lock();
+        let bound = state.access_tokens.get(token).and_then(|t| t.jkt.clone());
+        let Some(bound) = bound else {
+            return Err("invalid_token: not a DPoP-bound access token of this authority".into());
+        };
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        let expected = dpop::Expected {
+            method,
+            url,
+            now,
+            access_token: Some(token),
+        };
+        let jkt = dpop::verify(&policy, &mut state.dpop, proof, &expected)
+            .map_err(|e| format!("{}: {}", e.error, e.description))?;
+        if jkt != bound {
+            return Err(
+                "invalid_token: the proof's key is not the one the token is bound to".into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Revokes every refresh token issued so far: using one gets
     /// `invalid_grant`.
     pub fn revoke_refresh_tokens(&self) {
@@ -843,6 +916,7 @@ struct Config {
     refresh_in: Option<u64>,
     cae_token_lifetime: u64,
     also_granted: Vec<String>,
+    dpop: Option<DpopPolicy>,
 }
 
 /// The fixed identity of the one person who signs in.

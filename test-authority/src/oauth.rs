@@ -91,6 +91,16 @@ impl OAuthError {
         Self::new("invalid_request", aadsts, description)
     }
 
+    /// An error without an Entra code (DPoP's, which Entra never sends).
+    pub(super) fn plain(error: &str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status: 400,
+            error: error.to_string(),
+            aadsts: None,
+            description: description.into(),
+        }
+    }
+
     fn missing(name: &str) -> Self {
         Self::invalid_request(
             900_144,
@@ -278,7 +288,7 @@ pub(super) fn token(x: &mut Exchange<'_>) -> (Response, String) {
     if x.request.method != "POST" {
         return method_not_allowed("POST");
     }
-    match redeem(x) {
+    let (response, answer) = match redeem(x) {
         Ok(response) => (response, "token".to_string()),
         Err(mut error) => {
             if x.shared.config.errors_with_status_200 {
@@ -287,7 +297,54 @@ pub(super) fn token(x: &mut Exchange<'_>) -> (Response, String) {
             let response = error_response(x.shared, x.state, x.request, &error);
             (response, error.error)
         }
+    };
+    // Every answer carries the nonce, so a client keeps the newest.
+    match &x.shared.config.dpop {
+        Some(policy) if policy.nonce => {
+            let nonce = x.state.dpop.nonce.clone();
+            (response.with_header("DPoP-Nonce", nonce), answer)
+        }
+        _ => (response, answer),
     }
+}
+
+/// The thumbprint of the key of the request's DPoP proof, once checked;
+/// `None` without a proof (or when DPoP is off).
+fn check_dpop(x: &mut Exchange<'_>) -> Result<Option<String>, OAuthError> {
+    let Some(policy) = &x.shared.config.dpop else {
+        return Ok(None);
+    };
+    let proofs: Vec<&str> = x
+        .request
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "dpop")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let proof = match proofs.as_slice() {
+        [] if policy.required => {
+            return Err(OAuthError::plain(
+                "invalid_dpop_proof",
+                "This server requires a DPoP proof on token requests.",
+            ));
+        }
+        [] => return Ok(None),
+        [one] => *one,
+        _ => {
+            return Err(OAuthError::plain(
+                "invalid_dpop_proof",
+                "A request carries one DPoP proof, not several.",
+            ));
+        }
+    };
+    let url = format!("{}{}", x.shared.base_url, x.request.path);
+    let expected = crate::dpop::Expected {
+        method: &x.request.method,
+        url: &url,
+        now: x.shared.clock.wall(),
+        access_token: None,
+    };
+    crate::dpop::verify(policy, &mut x.state.dpop, proof, &expected).map(Some)
 }
 
 fn redeem(x: &mut Exchange<'_>) -> Result<Response, OAuthError> {
@@ -304,15 +361,20 @@ fn redeem(x: &mut Exchange<'_>) -> Result<Response, OAuthError> {
     let client_id = x.require("client_id")?;
     check_client(x, client_id)?;
     check_claims(x.param("claims"))?;
+    let jkt = check_dpop(x)?;
     if grant_type == DEVICE_CODE_GRANT {
-        device_code_grant(x, client_id)
+        device_code_grant(x, client_id, jkt)
     } else {
-        refresh_token_grant(x, client_id)
+        refresh_token_grant(x, client_id, jkt)
     }
 }
 
 /// A poll (RFC 8628 section 3.4 and 3.5).
-fn device_code_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response, OAuthError> {
+fn device_code_grant(
+    x: &mut Exchange<'_>,
+    client_id: &str,
+    jkt: Option<String>,
+) -> Result<Response, OAuthError> {
     let Some(presented) = x.param("device_code") else {
         if x.param("code").is_some() {
             // Some clients send the authorization code grant's parameter
@@ -404,7 +466,15 @@ fn device_code_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response, 
                 || scopes.iter().any(|s| s == "offline_access"))
             .then(|| {
                 let grant = x.state.new_grant();
-                new_refresh_token(x.state, grant, client_id, &scopes, tenant.as_deref())
+                let binding = jkt.clone();
+                new_refresh_token(
+                    x.state,
+                    grant,
+                    client_id,
+                    &scopes,
+                    tenant.as_deref(),
+                    binding,
+                )
             });
             Ok(token_response(
                 x,
@@ -412,13 +482,18 @@ fn device_code_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response, 
                 &scopes,
                 tenant.as_deref(),
                 refresh,
+                jkt,
             ))
         }
     }
 }
 
 /// A refresh (RFC 6749 section 6), with rotation and replay detection.
-fn refresh_token_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response, OAuthError> {
+fn refresh_token_grant(
+    x: &mut Exchange<'_>,
+    client_id: &str,
+    jkt: Option<String>,
+) -> Result<Response, OAuthError> {
     let presented = x.require("refresh_token")?;
     let Some(entry) = x.state.refresh_tokens.get(presented) else {
         return Err(OAuthError::invalid_grant(
@@ -432,6 +507,17 @@ fn refresh_token_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response
             "The refresh token was issued to a different client.",
         ));
     }
+    // RFC 9449 section 5: a public client's bound refresh token is good
+    // only with a proof by the same key; a copy without the key is useless.
+    if let Some(bound) = &entry.jkt
+        && jkt.as_ref() != Some(bound)
+    {
+        return Err(OAuthError::invalid_grant(
+            70_000,
+            "The refresh token is bound to a DPoP key; this request's proof is missing or made with another key.",
+        ));
+    }
+    let binding = entry.jkt.clone();
     let (grant, spent) = (entry.grant, entry.spent);
     let granted = entry.scopes.clone();
     let tenant = entry.tenant.clone();
@@ -479,7 +565,14 @@ fn refresh_token_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response
         if let Some(old) = x.state.refresh_tokens.get_mut(presented) {
             old.spent = true;
         }
-        new_refresh_token(x.state, grant, client_id, &granted, tenant.as_deref())
+        new_refresh_token(
+            x.state,
+            grant,
+            client_id,
+            &granted,
+            tenant.as_deref(),
+            binding,
+        )
     } else {
         presented.to_string()
     };
@@ -489,6 +582,7 @@ fn refresh_token_grant(x: &mut Exchange<'_>, client_id: &str) -> Result<Response
         &scopes,
         tenant.as_deref(),
         Some(refresh),
+        jkt,
     ))
 }
 
@@ -498,6 +592,7 @@ fn new_refresh_token(
     client_id: &str,
     scopes: &[String],
     tenant: Option<&str>,
+    jkt: Option<String>,
 ) -> String {
     let token = loop {
         let candidate = state.rng.token(64);
@@ -513,6 +608,7 @@ fn new_refresh_token(
             scopes: scopes.to_vec(),
             tenant: tenant.map(str::to_string),
             spent: false,
+            jkt,
         },
     );
     token
@@ -553,6 +649,7 @@ fn token_response(
     scopes: &[String],
     tenant: Option<&str>,
     refresh_token: Option<String>,
+    jkt: Option<String>,
 ) -> Response {
     let shared = x.shared;
     let config = &shared.config;
@@ -560,7 +657,8 @@ fn token_response(
     let issued_at = epoch_seconds(shared.clock.wall());
     let wants_id_token = scopes.iter().any(|s| s == "openid");
     let mut body = Map::new();
-    put(&mut body, "token_type", json!("Bearer"));
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    put(&mut body, "token_type", json!(token_type));
     match config.flavor {
         Flavor::Entra => {
             let mut granted: Vec<&str> = scopes
@@ -599,6 +697,7 @@ fn token_response(
                     claims: claims.map(str::to_string),
                     lifetime,
                     revoked: false,
+                    jkt: jkt.clone(),
                 },
             );
             put(&mut body, "access_token", json!(access_token));
@@ -639,6 +738,7 @@ fn token_response(
                 IssuedAccessToken {
                     scopes: scopes.to_vec(),
                     lifetime,
+                    jkt: jkt.clone(),
                     ..IssuedAccessToken::default()
                 },
             );

@@ -1,6 +1,7 @@
 //! What the authority remembers: device codes, sign-ins and their refresh
 //! tokens, queued faults and the statistics.
 
+use crate::dpop::DpopState;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,8 @@ pub(super) struct RefreshToken {
     pub(super) tenant: Option<String>,
     /// Already exchanged for a newer one (rotation).
     pub(super) spent: bool,
+    /// The thumbprint of the DPoP key it is bound to.
+    pub(super) jkt: Option<String>,
 }
 
 /// Why a sign-in is no longer valid.
@@ -111,6 +114,7 @@ pub(super) struct State {
     /// Every sign-in (a successful device code redemption), by index.
     pub(super) grants: Vec<Grant>,
     pub(super) rng: Rng,
+    pub(super) dpop: DpopState,
 }
 
 impl State {
@@ -125,6 +129,7 @@ impl State {
             access_tokens: HashMap::new(),
             grants: Vec::new(),
             rng: Rng::new(),
+            dpop: DpopState::default(),
         }
     }
 

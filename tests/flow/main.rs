@@ -6,6 +6,8 @@
 mod common;
 
 mod daemon;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod entra;
 mod faults;
 mod generic;

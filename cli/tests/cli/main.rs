@@ -6,6 +6,8 @@ mod ca_paths;
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 mod concurrency;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod not_saved;
 mod qr;
 mod token_safety;
@@ -29,7 +31,7 @@ fn cli() -> PathBuf {
 /// The variables the command reads options from. A test sets those it
 /// means to; one leaking from the environment the tests run in must not
 /// change what a test sees.
-const OPTION_VARIABLES: [&str; 12] = [
+const OPTION_VARIABLES: [&str; 13] = [
     "DEVICECODE_CLIENT_ID",
     "DEVICECODE_TENANT",
     "DEVICECODE_AUTHORITY",
@@ -42,6 +44,7 @@ const OPTION_VARIABLES: [&str; 12] = [
     "DEVICECODE_TIMEOUT",
     "DEVICECODE_ACCOUNT",
     "DEVICECODE_CLIENT_CAPABILITY",
+    "DEVICECODE_DPOP",
 ];
 
 /// A command that runs it (through the emulator when there is one), with
