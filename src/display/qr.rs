@@ -45,12 +45,17 @@ impl QrCode {
 
     /// Encodes any text; `None` when it is too long for a QR code.
     ///
+    /// The text is encoded as bytes: an address has lowercase letters, which
+    /// the denser numeric and alphanumeric modes cannot hold, and choosing
+    /// between the modes would cost a board 2 KB of code for nothing.
+    ///
     /// The error correction level is the lowest (L, 7 %), raised for free
     /// when the same size allows: a code on a screen is not scratched or
     /// dirty, and lower correction means fewer, larger modules, which a
     /// phone reads from further away on a small LCD or e-paper panel.
     pub fn encode(text: &str) -> Option<QrCode> {
-        let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Low).ok()?;
+        let code =
+            qrcodegen::QrCode::encode_binary(text.as_bytes(), qrcodegen::QrCodeEcc::Low).ok()?;
         // The library promises a size of 21 to 177; a negative one would be
         // its bug, and is refused rather than trusted.
         let size = usize::try_from(code.size()).ok()?;
