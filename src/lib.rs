@@ -80,6 +80,7 @@ mod request;
 mod sanitize;
 mod secret;
 mod silent;
+mod tls;
 mod token;
 
 pub use authority::Authority;

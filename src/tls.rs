@@ -1,0 +1,360 @@
+//! TLS for the HTTP agent: rustls on top of the connection that ureq's TCP
+//! and CONNECT-proxy connectors open.
+//!
+//! ureq's own rustls support takes roots only as whole certificates, which
+//! it parses into trust anchors (and hashes, to cache the result) in every
+//! process. Here the bundled roots are anchors already (`webpki-roots`), the
+//! roots a program adds were parsed when it gave them, and the rustls
+//! configuration is made once per agent.
+
+use crate::error::Error;
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use ureq::unversioned::transport::time::{Duration as Wait, Instant};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport, TransportAdapter,
+};
+
+/// Every certificate of a PEM bundle as a trust anchor, each checked to be
+/// usable as one: a bundle with a bad certificate is refused as a whole.
+pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, Error> {
+    let mut anchors = Vec::new();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert =
+            cert.map_err(|e| Error::config("the PEM bundle cannot be read").with_source(e))?;
+        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|e| {
+            Error::config(format!(
+                "certificate {} of the PEM bundle is not a usable root certificate: {e}",
+                anchors.len().saturating_add(1)
+            ))
+        })?;
+        anchors.push(anchor.to_owned());
+    }
+    if anchors.is_empty() {
+        return Err(Error::config(
+            "the PEM bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+        ));
+    }
+    Ok(anchors)
+}
+
+/// The rustls set-up of one agent: TLS 1.2 and 1.3 with ring, SNI on, the
+/// bundled roots (unless `bundled` is false) and `extra` trusted.
+pub(crate) fn client_config(
+    bundled: bool,
+    extra: &[TrustAnchor<'static>],
+) -> Result<Arc<ClientConfig>, Error> {
+    let mut roots = RootCertStore::empty();
+    if bundled {
+        roots.roots.extend(bundled_roots().iter().cloned());
+    }
+    roots.roots.extend(extra.iter().cloned());
+    if roots.is_empty() {
+        return Err(Error::config(
+            "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config("rustls refuses TLS 1.2 and 1.3 with ring").with_source(e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(feature = "bundled-roots")]
+fn bundled_roots() -> &'static [TrustAnchor<'static>] {
+    webpki_roots::TLS_SERVER_ROOTS
+}
+
+#[cfg(not(feature = "bundled-roots"))]
+fn bundled_roots() -> &'static [TrustAnchor<'static>] {
+    &[]
+}
+
+/// The last link of the agent's connector chain: wraps an `https`
+/// connection in TLS, passes anything else through.
+pub(crate) struct TlsConnector {
+    config: Arc<ClientConfig>,
+}
+
+impl TlsConnector {
+    pub(crate) fn new(config: Arc<ClientConfig>) -> Self {
+        TlsConnector { config }
+    }
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConnector")
+    }
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        // A CONNECT tunnel is not TLS to the target even when the proxy was
+        // reached over TLS, so `is_tls` decides, not the connector before.
+        let Some(inner) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || inner.is_tls() {
+            return Ok(Some(Either::A(inner)));
+        }
+        let host = details
+            .uri
+            .host()
+            .ok_or(ureq::Error::Tls("the URL has no host name for TLS"))?;
+        // An IPv6 literal comes bracketed in a URL, not in a server name.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let name = ServerName::try_from(host)
+            .map_err(|_| ureq::Error::Tls("the host is not a valid TLS server name"))?
+            .to_owned();
+        let mut conn = ClientConnection::new(Arc::clone(&self.config), name)
+            .map_err(|e| ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        let mut sock = TransportAdapter::new(inner.boxed(), Arc::clone(&details.current_time));
+        // The connect timeout covers TCP and TLS together: what is left of
+        // it after the TCP connection is what the handshake may take.
+        sock.set_timeout(left_of(details));
+        // A failed handshake comes back as an I/O error holding rustls's
+        // error, which `http::transport_error` explains.
+        conn.complete_io(&mut sock)?;
+        Ok(Some(Either::B(TlsTransport {
+            stream: StreamOwned::new(conn, sock),
+            buffers: PlainBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+        })))
+    }
+}
+
+/// The part of the connection's timeout not yet spent since it started.
+fn left_of(details: &ConnectionDetails) -> NextTimeout {
+    let mut timeout = details.timeout;
+    if let (Wait::Exact(limit), Instant::Exact(start), Instant::Exact(now)) =
+        (timeout.after, details.now, (details.current_time)())
+    {
+        let spent = now.saturating_duration_since(start);
+        timeout.after = Wait::Exact(limit.saturating_sub(spent));
+    }
+    timeout
+}
+
+/// An established TLS connection, carrying HTTP for ureq.
+pub(crate) struct TlsTransport {
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+    buffers: PlainBuffers,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("inner", &self.stream.sock.inner())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.sock.set_timeout(timeout);
+        let output = self.buffers.output.get(..amount).unwrap_or_default();
+        self.stream.write_all(output)?;
+        // `write` leaves a failure to send for the next call; flushing
+        // reports it for this request.
+        self.stream.flush()?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.sock.set_timeout(timeout);
+        let read = self.stream.read(self.buffers.input_append_buf())?;
+        self.buffers.input_appended(read);
+        Ok(read > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.sock.get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+/// The least room ureq is given to read a request body into (see
+/// [`Buffers::tmp_and_output`]): it must never be empty, or ureq would take
+/// an empty read for the end of the body.
+const MIN_TMP: usize = 4 * 1024;
+
+/// The plaintext buffers of one connection. Both are allocated, zeroed, in
+/// one go when the connection is made (a zeroed `vec!` is one `calloc`;
+/// growing a vector to its size writes it byte by byte at opt-level "z").
+struct PlainBuffers {
+    input: Vec<u8>,
+    /// `input[consumed..filled]` has been read but not yet used by ureq.
+    consumed: usize,
+    filled: usize,
+    output: Vec<u8>,
+    /// Whether ureq used any input the last time it looked: if not, what is
+    /// buffered is not enough, and more must be read before it looks again.
+    progress: bool,
+}
+
+impl PlainBuffers {
+    fn new(input: usize, output: usize) -> Self {
+        PlainBuffers {
+            input: vec![0; input.max(MIN_TMP)],
+            consumed: 0,
+            filled: 0,
+            output: vec![0; output.max(1)],
+            progress: false,
+        }
+    }
+
+    /// Moves the unused input to the front, making the room behind it as
+    /// large as it can be.
+    fn compact(&mut self) {
+        if self.consumed > 0 {
+            self.input.copy_within(self.consumed..self.filled, 0);
+            self.filled = self.filled.saturating_sub(self.consumed);
+            self.consumed = 0;
+        }
+    }
+}
+
+impl Buffers for PlainBuffers {
+    fn output(&mut self) -> &mut [u8] {
+        &mut self.output
+    }
+
+    fn input(&self) -> &[u8] {
+        self.input
+            .get(self.consumed..self.filled)
+            .unwrap_or_default()
+    }
+
+    fn input_append_buf(&mut self) -> &mut [u8] {
+        // No growing here: an answer head larger than the buffer is an
+        // error (ureq sees no room), not a reason to take more memory.
+        self.compact();
+        self.input.get_mut(self.filled..).unwrap_or_default()
+    }
+
+    fn input_appended(&mut self, amount: usize) {
+        self.filled = self.filled.saturating_add(amount).min(self.input.len());
+    }
+
+    fn input_consume(&mut self, amount: usize) {
+        self.progress = amount > 0;
+        self.consumed = self.consumed.saturating_add(amount).min(self.filled);
+    }
+
+    fn tmp_and_output(&mut self) -> (&mut [u8], &mut [u8]) {
+        self.compact();
+        // Only when the server sent more than the buffer holds before the
+        // request body went out: rare, and bounded by the request body.
+        let needed = self.filled.saturating_add(MIN_TMP);
+        if self.input.len() < needed {
+            self.input.resize(needed, 0);
+        }
+        let tmp = self.input.get_mut(self.filled..).unwrap_or_default();
+        (tmp, &mut self.output)
+    }
+
+    fn can_use_input(&self) -> bool {
+        self.progress && self.filled > self.consumed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unused_input_survives_making_room() {
+        let mut buffers = PlainBuffers::new(8, 8);
+        assert_eq!(buffers.input.len(), MIN_TMP, "never below the minimum");
+        buffers.input_append_buf()[..5].copy_from_slice(b"hello");
+        buffers.input_appended(5);
+        assert!(!buffers.can_use_input(), "nothing used yet");
+        buffers.input_consume(2);
+        assert!(buffers.can_use_input());
+        assert_eq!(buffers.input(), b"llo");
+        buffers.input_consume(0);
+        assert!(!buffers.can_use_input(), "no progress: read more first");
+        let room = buffers.input_append_buf().len();
+        assert_eq!(room, MIN_TMP - 3, "the used bytes were given back");
+        let full = buffers.input_append_buf().len();
+        buffers.input_appended(full);
+        assert!(
+            buffers.input_append_buf().is_empty(),
+            "a full buffer does not grow for more input"
+        );
+        assert!(buffers.input().starts_with(b"llo"));
+        assert_eq!(buffers.input().len(), MIN_TMP);
+    }
+
+    #[test]
+    fn the_body_buffer_is_never_empty() {
+        let mut buffers = PlainBuffers::new(MIN_TMP, 16);
+        let full = buffers.input_append_buf().len();
+        buffers.input_appended(full);
+        let (tmp, output) = buffers.tmp_and_output();
+        assert!(tmp.len() >= MIN_TMP, "{}", tmp.len());
+        assert_eq!(output.len(), 16);
+        assert_eq!(buffers.input().len(), full, "unused input kept");
+    }
+
+    #[test]
+    fn absurd_amounts_do_not_overflow() {
+        let mut buffers = PlainBuffers::new(16, 16);
+        buffers.input_appended(usize::MAX);
+        buffers.input_consume(usize::MAX);
+        assert!(buffers.input().is_empty());
+        assert!(!buffers.input_append_buf().is_empty());
+    }
+
+    #[test]
+    fn pem_bundles() {
+        use crate::error::ErrorKind;
+        assert_eq!(
+            parse_root_pem(b"").unwrap_err().kind(),
+            ErrorKind::Configuration
+        );
+        assert!(
+            parse_root_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(
+            parse_root_pem(garbage)
+                .unwrap_err()
+                .to_string()
+                .contains("certificate 1")
+        );
+    }
+
+    #[test]
+    fn no_roots_at_all_is_a_configuration_error() {
+        let err = client_config(false, &[]).unwrap_err();
+        assert!(err.to_string().contains("no trusted root"), "{err}");
+    }
+}
