@@ -13,11 +13,19 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use ureq::config::Config;
 use ureq::unversioned::transport::time::{Duration as Wait, Instant};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport, TransportAdapter,
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, TcpConnector, Transport,
+    TransportAdapter,
 };
+
+/// The buffers of a TCP connection that carries TLS. It only carries
+/// records, which rustls gathers across reads itself, so it needs none of
+/// the room the HTTP messages above it need (`PlainBuffers`): a record
+/// larger than this takes a few reads or writes instead of one.
+pub(crate) const RECORD_BUFFER_SIZE: usize = 4 * 1024;
 
 /// Every certificate of a PEM bundle as a trust anchor, each checked to be
 /// usable as one: a bundle with a bad certificate is refused as a whole.
@@ -44,24 +52,18 @@ pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, Er
 
 /// The rustls set-up of one agent: TLS 1.2 and 1.3 with ring, SNI on, the
 /// bundled roots (unless `bundled` is false) and `extra` trusted.
-pub(crate) fn client_config(
+fn client_config(
     bundled: bool,
     extra: &[TrustAnchor<'static>],
-) -> Result<Arc<ClientConfig>, Error> {
+) -> Result<Arc<ClientConfig>, rustls::Error> {
     let mut roots = RootCertStore::empty();
     if bundled {
         roots.roots.extend(bundled_roots().iter().cloned());
     }
     roots.roots.extend(extra.iter().cloned());
-    if roots.is_empty() {
-        return Err(Error::config(
-            "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
-        ));
-    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::config("rustls refuses TLS 1.2 and 1.3 with ring").with_source(e))?
+        .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
@@ -77,16 +79,96 @@ fn bundled_roots() -> &'static [TrustAnchor<'static>] {
     &[]
 }
 
+/// ureq's TCP connector, opening connections that TLS will wrap with
+/// buffers of [`RECORD_BUFFER_SIZE`]: `record_config` is the agent's
+/// configuration with only those sizes changed, the only settings besides
+/// `no_delay` that the TCP connector reads.
+pub(crate) struct RecordTcpConnector {
+    tcp: TcpConnector,
+    record_config: Config,
+}
+
+impl RecordTcpConnector {
+    pub(crate) fn new(record_config: Config) -> Self {
+        RecordTcpConnector {
+            tcp: TcpConnector::default(),
+            record_config,
+        }
+    }
+}
+
+impl fmt::Debug for RecordTcpConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecordTcpConnector")
+    }
+}
+
+impl<In: Transport> Connector<In> for RecordTcpConnector {
+    type Out = <TcpConnector as Connector<In>>::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        // A proxy tunnel, or plain HTTP: as ureq's own chain does.
+        if chained.is_some() || !details.needs_tls() {
+            return self.tcp.connect(details, chained);
+        }
+        let direct = ConnectionDetails {
+            uri: details.uri,
+            addrs: details.addrs.clone(),
+            config: &self.record_config,
+            request_level: details.request_level,
+            resolver: details.resolver,
+            now: details.now,
+            timeout: details.timeout,
+            current_time: Arc::clone(&details.current_time),
+            run_connector: Arc::clone(&details.run_connector),
+            register_shutdown: Arc::clone(&details.register_shutdown),
+        };
+        self.tcp.connect(&direct, None)
+    }
+}
+
 /// The last link of the agent's connector chain: wraps an `https`
 /// connection in TLS, passes anything else through.
 pub(crate) struct TlsConnector {
-    config: Arc<ClientConfig>,
+    bundled: bool,
+    extra: Vec<TrustAnchor<'static>>,
+    /// Made on the first TLS connection, so that a process that never
+    /// connects (a token served from the cache) does not pay for it, and
+    /// kept for every later one.
+    config: OnceLock<Result<Arc<ClientConfig>, rustls::Error>>,
 }
 
 impl TlsConnector {
-    pub(crate) fn new(config: Arc<ClientConfig>) -> Self {
-        TlsConnector { config }
+    /// Trusts the bundled roots (unless `bundled` is false) and `extra`.
+    pub(crate) fn new(bundled: bool, extra: &[TrustAnchor<'static>]) -> Result<Self, Error> {
+        if extra.is_empty() && (!bundled || bundled_roots().is_empty()) {
+            return Err(Error::config(
+                "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
+            ));
+        }
+        Ok(TlsConnector {
+            bundled,
+            extra: extra.to_vec(),
+            config: OnceLock::new(),
+        })
     }
+
+    fn config(&self) -> Result<Arc<ClientConfig>, ureq::Error> {
+        self.config
+            .get_or_init(|| client_config(self.bundled, &self.extra))
+            .clone()
+            .map_err(tls_error)
+    }
+}
+
+/// A rustls error as rustls's own I/O reports it, which is what
+/// `http::transport_error` explains.
+fn tls_error(error: rustls::Error) -> ureq::Error {
+    ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, error))
 }
 
 impl fmt::Debug for TlsConnector {
@@ -123,8 +205,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
         let name = ServerName::try_from(host)
             .map_err(|_| ureq::Error::Tls("the host is not a valid TLS server name"))?
             .to_owned();
-        let mut conn = ClientConnection::new(Arc::clone(&self.config), name)
-            .map_err(|e| ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        let mut conn = ClientConnection::new(self.config()?, name).map_err(tls_error)?;
         let mut sock = TransportAdapter::new(inner.boxed(), Arc::clone(&details.current_time));
         // The connect timeout covers TCP and TLS together: what is left of
         // it after the TCP connection is what the handshake may take.
@@ -354,7 +435,24 @@ mod tests {
 
     #[test]
     fn no_roots_at_all_is_a_configuration_error() {
-        let err = client_config(false, &[]).unwrap_err();
+        let err = TlsConnector::new(false, &[]).unwrap_err();
         assert!(err.to_string().contains("no trusted root"), "{err}");
+    }
+
+    #[test]
+    fn tls_1_2_and_1_3_and_mozillas_roots() {
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        let config = client_config(true, &[]).unwrap();
+        let suites = &config.crypto_provider().cipher_suites;
+        for version in [TLSv1_2, TLSv1_3] {
+            assert!(suites.iter().any(|s| s.version().version == version));
+        }
+        assert!(config.enable_sni);
+        assert!(
+            bundled_roots().is_empty() || bundled_roots().len() > 100,
+            "Mozilla's roots, or none"
+        );
+        let connector = TlsConnector::new(true, &[]);
+        assert_eq!(connector.is_ok(), !bundled_roots().is_empty());
     }
 }
