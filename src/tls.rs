@@ -455,4 +455,100 @@ mod tests {
         let connector = TlsConnector::new(true, &[]);
         assert_eq!(connector.is_ok(), !bundled_roots().is_empty());
     }
+
+    /// A CA and a loopback server certificate it signed: (CA PEM, server
+    /// configuration speaking only `version`).
+    fn server_config(
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> (String, Arc<rustls::ServerConfig>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key.into())
+            .unwrap();
+        (ca_pem, Arc::new(config))
+    }
+
+    fn client_trusting(ca_pem: &str, connect_timeout: std::time::Duration) -> crate::http::Http {
+        let settings = crate::http::HttpSettings {
+            connect_timeout,
+            proxy: crate::http::ProxySetting::Direct,
+            extra_roots: parse_root_pem(ca_pem.as_bytes()).unwrap(),
+            replace_roots: true,
+            ..Default::default()
+        };
+        crate::http::Http::new(&settings).unwrap()
+    }
+
+    #[test]
+    fn a_tls_1_2_server_gets_the_host_name_and_answers() {
+        let (ca_pem, config) = server_config(&rustls::version::TLS12);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(config).unwrap();
+            let mut tls = StreamOwned::new(conn, tcp);
+            let mut request = Vec::new();
+            let mut byte = [0];
+            while !request.ends_with(b"\r\n\r\n") {
+                tls.read_exact(&mut byte).unwrap();
+                request.push(byte[0]);
+            }
+            let answer =
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            tls.write_all(answer).unwrap();
+            tls.flush().unwrap();
+            let seen = (
+                tls.conn.protocol_version(),
+                tls.conn.server_name().map(str::to_string),
+            );
+            // Keep the connection open until the client has read the answer.
+            let _ = tls.read(&mut byte);
+            seen
+        });
+        let http = client_trusting(&ca_pem, std::time::Duration::from_secs(10));
+        let reply = http.get(&format!("https://localhost:{port}/")).unwrap();
+        assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
+        drop(http);
+        let (version, name) = server.join().unwrap();
+        assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+        assert_eq!(name.as_deref(), Some("localhost"), "SNI");
+    }
+
+    #[test]
+    fn the_connect_timeout_bounds_a_handshake_that_never_ends() {
+        let (ca_pem, _) = server_config(&rustls::version::TLS13);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts, reads the client's hello, and never answers.
+        let server = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            let mut sink = Vec::new();
+            let _ = tcp.read_to_end(&mut sink);
+        });
+        let http = client_trusting(&ca_pem, std::time::Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        let err = http.get(&format!("https://127.0.0.1:{port}/")).unwrap_err();
+        // The I/O timeout (30 s) would be later still.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(err.is_retryable());
+        assert!(err.to_string().contains("timed out"), "{err}");
+        drop(http);
+        server.join().unwrap();
+    }
 }
