@@ -7,6 +7,8 @@
 //! roots a program adds were parsed when it gave them, and the rustls
 //! configuration is made once per agent.
 
+mod provider;
+
 use crate::error::Error;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use rustls_pki_types::pem::PemObject;
@@ -61,8 +63,7 @@ fn client_config(
         roots.roots.extend(bundled_roots().iter().cloned());
     }
     roots.roots.extend(extra.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(Arc::new(provider::provider()))
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
