@@ -10,7 +10,7 @@
 use crate::authority::check_endpoint_url;
 use crate::error::{Error, ErrorKind};
 pub(crate) use crate::tls::parse_root_pem;
-use crate::tls::{RECORD_BUFFER_SIZE, RecordTcpConnector, TlsConnector};
+use crate::tls::{RecordTcpConnector, TlsConnector};
 use log::{debug, warn};
 use rustls_pki_types::TrustAnchor;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -194,26 +194,11 @@ fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agen
     // ureq's default chain without its TLS: through an HTTP CONNECT proxy
     // if one is set (and NO_PROXY does not exempt the host), else directly;
     // then TLS for https.
-    let connector = ()
-        .chain(ConnectProxyConnector::default())
-        .chain(RecordTcpConnector::new(
-            agent_config(settings, proxy.clone(), RECORD_BUFFER_SIZE).build(),
-        ))
-        .chain(tls);
-    Ok(Agent::with_parts(
-        agent_config(settings, proxy, BUFFER_SIZE).build(),
-        connector,
-        DefaultResolver::default(),
-    ))
-}
-
-/// The agent's configuration, with buffers of `buffer_size` each way.
-fn agent_config(
-    settings: &HttpSettings,
-    proxy: Option<ureq::Proxy>,
-    buffer_size: usize,
-) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    Agent::config_builder()
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(RecordTcpConnector::default())
+            .chain(tls);
+    let config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
@@ -231,8 +216,8 @@ fn agent_config(
         .timeout_send_body(Some(settings.io_timeout))
         .timeout_recv_response(Some(settings.io_timeout))
         .timeout_recv_body(Some(settings.io_timeout))
-        .input_buffer_size(buffer_size)
-        .output_buffer_size(buffer_size)
+        .input_buffer_size(BUFFER_SIZE)
+        .output_buffer_size(BUFFER_SIZE)
         // A shared agent may serve clients of several authorities: each
         // keeps its connection while the others keep theirs.
         .max_idle_connections(16)
@@ -240,6 +225,12 @@ fn agent_config(
         // The pool keeps connections this long; each request says how old a
         // connection it takes (`DEFAULT_IDLE`, or a poll's own interval).
         .max_idle_age(MAX_IDLE)
+        .build();
+    Ok(Agent::with_parts(
+        config,
+        connector,
+        DefaultResolver::default(),
+    ))
 }
 
 impl Http {

@@ -16,7 +16,7 @@ use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, OnceLock};
-use ureq::config::Config;
+use ureq::Agent;
 use ureq::unversioned::transport::time::{Duration as Wait, Instant};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, NextTimeout, TcpConnector, Transport,
@@ -27,7 +27,7 @@ use ureq::unversioned::transport::{
 /// records, which rustls gathers across reads itself, so it needs none of
 /// the room the HTTP messages above it need (`PlainBuffers`): a record
 /// larger than this takes a few reads or writes instead of one.
-pub(crate) const RECORD_BUFFER_SIZE: usize = 4 * 1024;
+const RECORD_BUFFER_SIZE: usize = 4 * 1024;
 
 /// Every certificate of a PEM bundle as a trust anchor, each checked to be
 /// usable as one: a bundle with a bad certificate is refused as a whole.
@@ -81,22 +81,9 @@ fn bundled_roots() -> &'static [TrustAnchor<'static>] {
 }
 
 /// ureq's TCP connector, opening connections that TLS will wrap with
-/// buffers of [`RECORD_BUFFER_SIZE`]: `record_config` is the agent's
-/// configuration with only those sizes changed, the only settings besides
-/// `no_delay` that the TCP connector reads.
-pub(crate) struct RecordTcpConnector {
-    tcp: TcpConnector,
-    record_config: Config,
-}
-
-impl RecordTcpConnector {
-    pub(crate) fn new(record_config: Config) -> Self {
-        RecordTcpConnector {
-            tcp: TcpConnector::default(),
-            record_config,
-        }
-    }
-}
+/// buffers of [`RECORD_BUFFER_SIZE`].
+#[derive(Default)]
+pub(crate) struct RecordTcpConnector(TcpConnector);
 
 impl fmt::Debug for RecordTcpConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,12 +101,21 @@ impl<In: Transport> Connector<In> for RecordTcpConnector {
     ) -> Result<Option<Self::Out>, ureq::Error> {
         // A proxy tunnel, or plain HTTP: as ureq's own chain does.
         if chained.is_some() || !details.needs_tls() {
-            return self.tcp.connect(details, chained);
+            return self.0.connect(details, chained);
         }
+        // Buffer sizes and `no_delay` are all the TCP connector reads from
+        // its configuration. Made per connection rather than per agent: a
+        // configuration reads the proxy environment variables, which a
+        // process that never connects need not do twice.
+        let record_config = Agent::config_builder()
+            .no_delay(details.config.no_delay())
+            .input_buffer_size(RECORD_BUFFER_SIZE)
+            .output_buffer_size(RECORD_BUFFER_SIZE)
+            .build();
         let direct = ConnectionDetails {
             uri: details.uri,
             addrs: details.addrs.clone(),
-            config: &self.record_config,
+            config: &record_config,
             request_level: details.request_level,
             resolver: details.resolver,
             now: details.now,
@@ -128,7 +124,7 @@ impl<In: Transport> Connector<In> for RecordTcpConnector {
             run_connector: Arc::clone(&details.run_connector),
             register_shutdown: Arc::clone(&details.register_shutdown),
         };
-        self.tcp.connect(&direct, None)
+        self.0.connect(&direct, None)
     }
 }
 
