@@ -520,6 +520,26 @@ mod tests {
     }
 
     #[test]
+    fn a_socks_proxy_is_refused_when_the_client_is_built() {
+        let settings = HttpSettings {
+            proxy: ProxySetting::Url("socks5://127.0.0.1:1080".to_string()),
+            ..HttpSettings::default()
+        };
+        let err = Http::new(&settings).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert!(err.to_string().contains("SOCKS"), "{err}");
+        let settings = HttpSettings {
+            proxy: ProxySetting::Url("http://127.0.0.1:3128".to_string()),
+            ..HttpSettings::default()
+        };
+        // Without bundled roots, the settings fail for want of roots.
+        assert!(
+            Http::new(&settings).is_ok() || cfg!(not(feature = "bundled-roots")),
+            "a CONNECT proxy is fine"
+        );
+    }
+
+    #[test]
     fn html_detection() {
         let reply = |ct: Option<&str>, body: &str| Reply {
             status: 200,
