@@ -5,7 +5,9 @@
 //! it parses into trust anchors (and hashes, to cache the result) in every
 //! process. Here the bundled roots are anchors already (`webpki-roots`), the
 //! roots a program adds were parsed when it gave them, and the rustls
-//! configuration is made once per agent.
+//! configuration is made once per agent, on its first TLS connection. The
+//! buffers are allocated zeroed in one go, and the TCP connection under TLS
+//! gets small ones: it carries records, not HTTP messages.
 
 mod provider;
 
@@ -262,8 +264,14 @@ impl Transport for TlsTransport {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let room = self.buffers.input_append_buf();
+        if room.is_empty() {
+            // An answer head that fills the buffer: ureq gives up on no
+            // progress, with no need to wait for the network first.
+            return Ok(false);
+        }
         self.stream.sock.set_timeout(timeout);
-        let read = self.stream.read(self.buffers.input_append_buf())?;
+        let read = self.stream.read(room)?;
         self.buffers.input_appended(read);
         Ok(read > 0)
     }
@@ -491,9 +499,14 @@ mod tests {
         crate::http::Http::new(&settings).unwrap()
     }
 
-    #[test]
-    fn a_tls_1_2_server_gets_the_host_name_and_answers() {
-        let (ca_pem, config) = server_config(&rustls::version::TLS12);
+    type Seen = (Option<rustls::ProtocolVersion>, Option<String>);
+
+    /// A loopback server that answers one request with `answer` and tells
+    /// which TLS version and server name the client used.
+    fn serve_once(
+        config: Arc<rustls::ServerConfig>,
+        answer: Vec<u8>,
+    ) -> (u16, std::thread::JoinHandle<Seen>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -506,18 +519,25 @@ mod tests {
                 tls.read_exact(&mut byte).unwrap();
                 request.push(byte[0]);
             }
-            let answer =
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-            tls.write_all(answer).unwrap();
-            tls.flush().unwrap();
+            // A client that gives up early closes the connection mid-answer.
+            let _ = tls.write_all(&answer).and_then(|()| tls.flush());
             let seen = (
                 tls.conn.protocol_version(),
                 tls.conn.server_name().map(str::to_string),
             );
-            // Keep the connection open until the client has read the answer.
+            // Keep the connection open until the client is done with it.
             let _ = tls.read(&mut byte);
             seen
         });
+        (port, server)
+    }
+
+    #[test]
+    fn a_tls_1_2_server_gets_the_host_name_and_answers() {
+        let (ca_pem, config) = server_config(&rustls::version::TLS12);
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let (port, server) = serve_once(config, answer.to_vec());
         let http = client_trusting(&ca_pem, std::time::Duration::from_secs(10));
         let reply = http.get(&format!("https://localhost:{port}/")).unwrap();
         assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
@@ -525,6 +545,24 @@ mod tests {
         let (version, name) = server.join().unwrap();
         assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
         assert_eq!(name.as_deref(), Some("localhost"), "SNI");
+    }
+
+    #[test]
+    fn an_answer_head_larger_than_the_buffer_fails_at_once() {
+        let (ca_pem, config) = server_config(&rustls::version::TLS13);
+        let mut answer = b"HTTP/1.1 200 OK\r\nX-Filler: ".to_vec();
+        answer.resize(40 * 1024, b'a');
+        answer.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\n{}");
+        let (port, server) = serve_once(config, answer);
+        let http = client_trusting(&ca_pem, std::time::Duration::from_secs(10));
+        let started = std::time::Instant::now();
+        let err = http.get(&format!("https://localhost:{port}/")).unwrap_err();
+        // Not after the 30 s I/O timeout.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(err.kind(), crate::error::ErrorKind::Transport, "{err}");
+        drop(http);
+        let (version, _) = server.join().unwrap();
+        assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_3));
     }
 
     #[test]
