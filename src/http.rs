@@ -9,11 +9,15 @@
 
 use crate::authority::check_endpoint_url;
 use crate::error::{Error, ErrorKind};
-use log::debug;
+pub(crate) use crate::tls::parse_root_pem;
+use crate::tls::{RecordTcpConnector, TlsConnector};
+use log::{debug, warn};
+use rustls_pki_types::TrustAnchor;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::Agent;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
 
 /// Token and device-code answers are small; this bounds memory against a
 /// hostile or broken server.
@@ -41,7 +45,7 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub io_timeout: Duration,
     pub proxy: ProxySetting,
-    pub extra_roots: Vec<Certificate<'static>>,
+    pub extra_roots: Vec<TrustAnchor<'static>>,
     pub replace_roots: bool,
 }
 
@@ -114,15 +118,15 @@ pub(crate) struct Http {
 }
 
 /// Everything an agent is built from. Clients whose keys are equal get the
-/// same agent: one connection pool, and one root store that rustls builds
-/// from the certificates once, on the first connection.
+/// same agent: one connection pool, and one rustls configuration (with its
+/// root store) made when the agent is.
 #[derive(PartialEq)]
 struct AgentKey {
     connect_timeout: Duration,
     io_timeout: Duration,
     proxy: Option<ureq::Proxy>,
     bundled_roots: bool,
-    extra_roots: Vec<Vec<u8>>,
+    extra_roots: Vec<TrustAnchor<'static>>,
 }
 
 /// The agents of the clients alive now. An agent goes with the last client
@@ -132,22 +136,34 @@ static AGENTS: Mutex<Vec<(AgentKey, Weak<Agent>)>> = Mutex::new(Vec::new());
 impl Http {
     pub fn new(settings: &HttpSettings) -> Result<Self, Error> {
         let proxy = match &settings.proxy {
-            ProxySetting::FromEnvironment => ureq::Proxy::try_from_env(),
+            // As ureq without its SOCKS support does: a SOCKS proxy in the
+            // environment is meant for other programs too; go direct.
+            ProxySetting::FromEnvironment => ureq::Proxy::try_from_env().filter(|p| {
+                let usable = is_connect_proxy(p);
+                if !usable {
+                    warn!("ignoring the SOCKS proxy in the environment: only HTTP CONNECT proxies are supported");
+                }
+                usable
+            }),
             ProxySetting::Direct => None,
-            ProxySetting::Url(url) => Some(ureq::Proxy::new(url).map_err(|e| {
-                Error::config(format!("the proxy '{url}' is not usable")).with_source(e)
-            })?),
+            ProxySetting::Url(url) => {
+                let proxy = ureq::Proxy::new(url).map_err(|e| {
+                    Error::config(format!("the proxy '{url}' is not usable")).with_source(e)
+                })?;
+                if !is_connect_proxy(&proxy) {
+                    return Err(Error::config(format!(
+                        "the proxy '{url}' is a SOCKS proxy: only HTTP CONNECT proxies (http:// or https://) are supported"
+                    )));
+                }
+                Some(proxy)
+            }
         };
         let key = AgentKey {
             connect_timeout: settings.connect_timeout,
             io_timeout: settings.io_timeout,
             proxy: proxy.clone(),
             bundled_roots: !settings.replace_roots,
-            extra_roots: settings
-                .extra_roots
-                .iter()
-                .map(|c| c.der().to_vec())
-                .collect(),
+            extra_roots: settings.extra_roots.clone(),
         };
         let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
         agents.retain(|(_, agent)| agent.strong_count() > 0);
@@ -164,7 +180,24 @@ impl Http {
     }
 }
 
+/// Whether ureq tunnels through this proxy with HTTP CONNECT, the only kind
+/// the agent's connectors handle.
+fn is_connect_proxy(proxy: &ureq::Proxy) -> bool {
+    matches!(
+        proxy.protocol(),
+        ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+    )
+}
+
 fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agent, Error> {
+    let tls = TlsConnector::new(!settings.replace_roots, &settings.extra_roots)?;
+    // ureq's default chain without its TLS: through an HTTP CONNECT proxy
+    // if one is set (and NO_PROXY does not exempt the host), else directly;
+    // then TLS for https.
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(RecordTcpConnector::default())
+            .chain(tls);
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -192,9 +225,12 @@ fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agen
         // The pool keeps connections this long; each request says how old a
         // connection it takes (`DEFAULT_IDLE`, or a poll's own interval).
         .max_idle_age(MAX_IDLE)
-        .tls_config(tls_config(settings)?)
         .build();
-    Ok(config.new_agent())
+    Ok(Agent::with_parts(
+        config,
+        connector,
+        DefaultResolver::default(),
+    ))
 }
 
 impl Http {
@@ -297,8 +333,7 @@ fn transport_error(url: &str, error: ureq::Error) -> Error {
         U::Io(e) if is_tls_failure(e) => (false, tls_failure(&host, tls_cause(e))),
         U::Io(_) => (true, format!("the connection to {host} failed")),
         U::Protocol(_) => (true, format!("{host} broke the HTTP protocol")),
-        U::Rustls(e) => (false, tls_failure(&host, Some(e))),
-        U::Tls(_) | U::Pem(_) => (false, tls_failure(&host, None)),
+        U::Tls(_) => (false, tls_failure(&host, None)),
         U::InvalidProxyUrl => {
             return Error::config("the proxy URL is not valid").with_source(error);
         }
@@ -363,60 +398,6 @@ fn tls_failure(host: &str, cause: Option<&rustls::Error>) -> String {
     format!(
         "the TLS connection to {host} failed; check that the server's CA is trusted (a TLS-inspecting proxy needs its CA added with root_certificates_pem) and that the device clock is right ({clock})"
     )
-}
-
-fn tls_config(settings: &HttpSettings) -> Result<TlsConfig, Error> {
-    let mut roots: Vec<Certificate<'static>> = Vec::new();
-    if !settings.replace_roots {
-        roots.extend(bundled_roots());
-    }
-    roots.extend(settings.extra_roots.iter().cloned());
-    if roots.is_empty() {
-        return Err(Error::config(
-            "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
-        ));
-    }
-    Ok(TlsConfig::builder()
-        .root_certs(RootCerts::Specific(Arc::new(roots)))
-        .build())
-}
-
-#[cfg(feature = "bundled-roots")]
-fn bundled_roots() -> impl Iterator<Item = Certificate<'static>> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()))
-}
-
-#[cfg(not(feature = "bundled-roots"))]
-fn bundled_roots() -> impl Iterator<Item = Certificate<'static>> {
-    std::iter::empty()
-}
-
-/// Every certificate of a PEM bundle, each checked to be usable as a trust
-/// anchor: ureq would skip a bad one without a word.
-pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, Error> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        let item =
-            item.map_err(|e| Error::config("the PEM bundle cannot be read").with_source(e))?;
-        if let PemItem::Certificate(cert) = item {
-            let der = rustls_pki_types::CertificateDer::from(cert.der());
-            webpki::anchor_from_trusted_cert(&der).map_err(|e| {
-                Error::config(format!(
-                    "certificate {} of the PEM bundle is not a usable root certificate: {e}",
-                    certs.len() + 1
-                ))
-            })?;
-            certs.push(cert);
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::config(
-            "the PEM bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
-        ));
-    }
-    Ok(certs)
 }
 
 /// Turns a `Retry-After` value (delay-seconds or an HTTP-date) into a delay
@@ -539,21 +520,22 @@ mod tests {
     }
 
     #[test]
-    fn pem_bundles() {
-        assert_eq!(
-            parse_root_pem(b"").unwrap_err().kind(),
-            ErrorKind::Configuration
-        );
+    fn a_socks_proxy_is_refused_when_the_client_is_built() {
+        let settings = HttpSettings {
+            proxy: ProxySetting::Url("socks5://127.0.0.1:1080".to_string()),
+            ..HttpSettings::default()
+        };
+        let err = Http::new(&settings).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert!(err.to_string().contains("SOCKS"), "{err}");
+        let settings = HttpSettings {
+            proxy: ProxySetting::Url("http://127.0.0.1:3128".to_string()),
+            ..HttpSettings::default()
+        };
+        // Without bundled roots, the settings fail for want of roots.
         assert!(
-            parse_root_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-                .is_err()
-        );
-        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(
-            parse_root_pem(garbage)
-                .unwrap_err()
-                .to_string()
-                .contains("certificate 1")
+            Http::new(&settings).is_ok() || cfg!(not(feature = "bundled-roots")),
+            "a CONNECT proxy is fine"
         );
     }
 

@@ -46,7 +46,8 @@
 //! jumps when NTP syncs does not cut the wait short.
 //!
 //! # Features
-//! - `bundled-roots` (default): Mozilla's root certificates compiled in.
+//! - `bundled-roots` (default): Mozilla's root certificates compiled in, as
+//!   trust anchors parsed at build time (`webpki-roots`).
 //! - `qr` (default): `QrCode`, the sign-in address as a QR code module
 //!   matrix, which [`StdoutDisplay`] also draws on a terminal (13.4 KiB on
 //!   aarch64).
@@ -80,6 +81,7 @@ mod request;
 mod sanitize;
 mod secret;
 mod silent;
+mod tls;
 mod token;
 
 pub use authority::Authority;
