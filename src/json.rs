@@ -9,8 +9,10 @@ use crate::error::Error;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::fmt;
 
 /// A JSON object from a server (or a file), with lenient typed getters.
 #[derive(Debug)]
@@ -106,6 +108,180 @@ impl Object {
     }
 }
 
+/// Any JSON value, checked as strictly as parsing it into a
+/// [`Value`] would (string escapes, number ranges, nesting depth) and
+/// then dropped without being built. serde's `IgnoredAny` skips values with
+/// laxer checks, which would let a file we cannot rewrite pass as readable.
+pub(crate) struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
+/// A JSON value as lookups read it: a string (borrowed from the input when
+/// it has no escapes), a non-negative integer, or anything else (checked
+/// like [`Checked`], and not kept).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Scalar<'de> {
+    Str(Cow<'de, str>),
+    Int(u64),
+    Other,
+}
+
+impl Scalar<'_> {
+    /// The string, or `None` for any other value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Epoch seconds as MSAL writes them: a decimal string (or a number).
+    pub fn seconds(&self) -> Option<u64> {
+        match self {
+            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Int(n) => Some(*n),
+            Scalar::Other => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(n).map_or(Scalar::Other, Scalar::Int))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(n))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(s.to_string())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(s)))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_seq(seq).map(|_| Scalar::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_map(map).map(|_| Scalar::Other)
+    }
+}
+
+/// Reads the members of a JSON object one by one, for [`ObjectOnly`].
+pub(crate) trait ReadMembers<'de> {
+    type Out;
+    fn read<A: MapAccess<'de>>(self, members: A) -> Result<Self::Out, A::Error>;
+}
+
+/// A value that is read only when it is an object (by `S`); any other value
+/// is checked like [`Checked`] and gives `None`, so that a wrong type is the
+/// caller's to judge while bad JSON stays an error.
+pub(crate) struct ObjectOnly<S>(pub S);
+
+impl<'de, S: ReadMembers<'de>> DeserializeSeed<'de> for ObjectOnly<S> {
+    type Value = Option<S::Out>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, S: ReadMembers<'de>> Visitor<'de> for ObjectOnly<S> {
+    type Value = Option<S::Out>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, members: A) -> Result<Self::Value, A::Error> {
+        self.0.read(members).map(Some)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        CheckedVisitor.visit_seq(seq).map(|_| None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
 /// base64url as servers write it: padding is stripped by the caller, so
 /// none is expected here, and unused low bits in the last character are
 /// ignored rather than refused (nothing is signed on this side).
@@ -120,13 +296,23 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 /// standard alphabet's `+` and `/` are accepted too, even mixed in, as some
 /// servers use it.
 pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let text: Cow<'_, str> = if text.contains(['+', '/']) {
-        Cow::Owned(text.replace('+', "-").replace('/', "_"))
+    let text = text.trim_end_matches('=').as_bytes();
+    // A byte scan: a `char` pattern search costs several times more on a
+    // kilobyte id_token, and every silent call decodes one.
+    let text: Cow<'_, [u8]> = if text.iter().any(|b| matches!(b, b'+' | b'/')) {
+        Cow::Owned(
+            text.iter()
+                .map(|b| match b {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    other => *other,
+                })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(text)
     };
-    BASE64URL.decode(text.as_bytes()).ok()
+    BASE64URL.decode(text).ok()
 }
 
 /// Encodes base64url without padding, as JOSE (DPoP proofs) and the
