@@ -174,15 +174,6 @@ impl Scalar<'_> {
             _ => None,
         }
     }
-
-    /// Epoch seconds as MSAL writes them: a decimal string (or a number).
-    pub fn seconds(&self) -> Option<u64> {
-        match self {
-            Scalar::Str(s) => s.trim().parse().ok(),
-            Scalar::Int(n) => Some(*n),
-            Scalar::Other => None,
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for Scalar<'de> {

@@ -301,8 +301,8 @@ impl Account {
         Account {
             // The cache file may hold what another program wrote: shown
             // names are made printable again.
-            username: printable(&username),
-            name: name.map(|n| printable(&n)),
+            username: shown(username),
+            name: name.map(shown),
             oid,
             tid,
             home_account_id,
@@ -412,6 +412,20 @@ impl<'de> ReadMembers<'de> for ClaimMembers {
             *slot = value.as_str().filter(|v| !v.is_empty()).map(str::to_string);
         }
         Ok(claims)
+    }
+}
+
+/// A name from the cache made printable; most are plain ASCII already,
+/// which a file of a thousand accounts should not pay a character-by-character
+/// rewrite for.
+fn shown(name: String) -> String {
+    if name.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        match name.trim() {
+            trimmed if trimmed.len() == name.len() => name,
+            trimmed => trimmed.to_string(),
+        }
+    } else {
+        printable(&name)
     }
 }
 

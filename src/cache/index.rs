@@ -7,10 +7,12 @@
 //! A file of a thousand accounts is megabytes of tokens; building a tree of
 //! maps and strings from it cost most of a silent call.
 
+use super::scan;
 use crate::json::{Checked, ObjectOnly, ReadMembers, Scalar};
 use crate::token::IdClaims;
 use serde::de::{DeserializeSeed, MapAccess};
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::OnceLock;
 
 /// The sections lookups read (the rest of the document is only rewritten).
@@ -35,7 +37,7 @@ impl Section {
         }
     }
 
-    fn named(name: &str) -> Option<Section> {
+    pub(super) fn named(name: &str) -> Option<Section> {
         Some(match name {
             "AccessToken" => Section::AccessToken,
             "RefreshToken" => Section::RefreshToken,
@@ -49,8 +51,8 @@ impl Section {
 
 /// A string of the document: where it is in the text, or its value when it
 /// was written with escapes (rare: keys and tokens are plain ASCII).
-#[derive(Debug, Clone, Default)]
-enum Text {
+#[derive(Clone, Default)]
+pub(super) enum Text {
     /// Missing, or not a string: lookups read it as empty, so a damaged
     /// entry simply matches nothing.
     #[default]
@@ -63,12 +65,9 @@ enum Text {
 }
 
 impl Text {
-    /// Where `value` lies in `text`, when it was borrowed from it.
-    fn of(text: &str, value: Scalar<'_>) -> Text {
-        let value = match value {
-            Scalar::Str(value) => value,
-            Scalar::Int(_) | Scalar::Other => return Text::Empty,
-        };
+    /// A string member's value read by serde: where it lies in `text` when
+    /// it was borrowed from it, else the value.
+    fn of(text: &str, value: Cow<'_, str>) -> Text {
         let value = match value {
             Cow::Borrowed(value) => value,
             Cow::Owned(value) => return Text::Unescaped(value.into_boxed_str()),
@@ -92,9 +91,12 @@ impl Text {
 }
 
 /// One entry of a section: the fields any lookup needs.
-#[derive(Debug, Clone, Default)]
-struct Entry {
-    key: Text,
+#[derive(Clone)]
+pub(super) struct Entry {
+    pub(super) key: Text,
+    /// Whether the value was an object (entries that are not are dropped
+    /// once repeated keys are resolved).
+    pub(super) object: bool,
     client_id: Text,
     environment: Text,
     home_account_id: Text,
@@ -116,36 +118,130 @@ struct Entry {
     claims: OnceLock<Option<Box<IdClaims>>>,
 }
 
-/// An entry as lookups see it. String fields missing from the entry, or
-/// not strings, are empty; times are epoch seconds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EntryRef<'a> {
-    pub key: &'a str,
-    pub client_id: &'a str,
-    pub environment: &'a str,
-    pub home_account_id: &'a str,
-    pub realm: &'a str,
-    pub target: &'a str,
-    pub secret: &'a str,
-    pub token_type: &'a str,
-    pub family_id: &'a str,
-    pub dpop_jkt: &'a str,
-    pub username: &'a str,
-    pub local_account_id: &'a str,
-    pub cached_at: Option<u64>,
-    pub expires_on: Option<u64>,
-    pub extended_expires_on: Option<u64>,
-    pub refresh_on: Option<u64>,
-    pub last_modification_time: Option<u64>,
-    claims: &'a OnceLock<Option<Box<IdClaims>>>,
+impl Default for Entry {
+    fn default() -> Self {
+        Entry {
+            key: Text::Empty,
+            object: true,
+            client_id: Text::Empty,
+            environment: Text::Empty,
+            home_account_id: Text::Empty,
+            realm: Text::Empty,
+            target: Text::Empty,
+            secret: Text::Empty,
+            token_type: Text::Empty,
+            family_id: Text::Empty,
+            dpop_jkt: Text::Empty,
+            username: Text::Empty,
+            local_account_id: Text::Empty,
+            cached_at: None,
+            expires_on: None,
+            extended_expires_on: None,
+            refresh_on: None,
+            last_modification_time: None,
+            claims: OnceLock::new(),
+        }
+    }
 }
 
+impl Entry {
+    /// Keeps member `name` if a lookup needs it. `value` is the member when
+    /// it is a string ([`Text::Empty`] otherwise), `int` when it is a
+    /// non-negative integer (times may be written as numbers).
+    pub(super) fn set(&mut self, text: &str, name: &str, value: Text, int: Option<u64>) {
+        let field = match name {
+            "client_id" => &mut self.client_id,
+            "environment" => &mut self.environment,
+            "home_account_id" => &mut self.home_account_id,
+            "realm" => &mut self.realm,
+            "target" => &mut self.target,
+            "secret" => &mut self.secret,
+            "token_type" => &mut self.token_type,
+            "family_id" => &mut self.family_id,
+            "dpop_jkt" => &mut self.dpop_jkt,
+            "username" => &mut self.username,
+            "local_account_id" => &mut self.local_account_id,
+            other => {
+                let time = match other {
+                    "cached_at" => &mut self.cached_at,
+                    "expires_on" => &mut self.expires_on,
+                    "extended_expires_on" => &mut self.extended_expires_on,
+                    "refresh_on" => &mut self.refresh_on,
+                    "last_modification_time" => &mut self.last_modification_time,
+                    _ => return,
+                };
+                // Epoch seconds, written by MSAL as decimal strings.
+                *time = match value {
+                    Text::Empty => int,
+                    value => value.get(text).trim().parse().ok(),
+                };
+                return;
+            }
+        };
+        *field = value;
+    }
+}
+
+/// An entry as lookups see it. String fields missing from the entry, or
+/// not strings, are empty; times are epoch seconds.
+#[derive(Clone, Copy)]
+pub(crate) struct EntryRef<'a> {
+    text: &'a str,
+    entry: &'a Entry,
+}
+
+/// Accessors for the string fields: each is found in the text only when a
+/// lookup asks for it.
+macro_rules! text_fields {
+    ($($name:ident),*) => {
+        impl<'a> EntryRef<'a> {
+            $(
+                pub fn $name(&self) -> &'a str {
+                    self.entry.$name.get(self.text)
+                }
+            )*
+        }
+    };
+}
+
+text_fields!(
+    key,
+    client_id,
+    environment,
+    home_account_id,
+    realm,
+    target,
+    secret,
+    token_type,
+    family_id,
+    dpop_jkt,
+    username,
+    local_account_id
+);
+
 impl<'a> EntryRef<'a> {
+    pub fn cached_at(&self) -> Option<u64> {
+        self.entry.cached_at
+    }
+    pub fn expires_on(&self) -> Option<u64> {
+        self.entry.expires_on
+    }
+    pub fn extended_expires_on(&self) -> Option<u64> {
+        self.entry.extended_expires_on
+    }
+    pub fn refresh_on(&self) -> Option<u64> {
+        self.entry.refresh_on
+    }
+    pub fn last_modification_time(&self) -> Option<u64> {
+        self.entry.last_modification_time
+    }
+
     /// The claims of the id_token in `secret`, decoded once per document
     /// whatever the number of lookups that need them.
     pub fn claims(&self) -> Option<&'a IdClaims> {
-        let secret = self.secret;
-        self.claims
+        let secret = self.secret();
+        self.entry
+            .claims
             .get_or_init(|| IdClaims::decode(secret).ok().map(Box::new))
             .as_deref()
     }
@@ -154,7 +250,7 @@ impl<'a> EntryRef<'a> {
 /// The document's text and the entries of its known sections, each section
 /// in key order with one entry per key (the last one written), as a full
 /// parse into a map would leave them.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Indexed {
     text: String,
     access_tokens: Vec<Entry>,
@@ -162,6 +258,16 @@ pub(crate) struct Indexed {
     id_tokens: Vec<Entry>,
     accounts: Vec<Entry>,
     app_metadata: Vec<Entry>,
+}
+
+/// Never the contents: they are secrets.
+impl fmt::Debug for Indexed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Indexed")
+            .field("bytes", &self.text.len())
+            .field("entries", &self.entries())
+            .finish()
+    }
 }
 
 /// Why a text is not a cache document.
@@ -174,6 +280,17 @@ pub(crate) enum Unreadable {
 impl Indexed {
     /// Reads the document in `text`.
     pub fn parse(text: String) -> Result<Indexed, Unreadable> {
+        // The usual file (objects of plain strings) in one quick pass; any
+        // other, valid or not, is left to serde_json, which has the last word.
+        if let Some(mut indexed) = scan::index(&text) {
+            indexed.text = text;
+            return Ok(indexed);
+        }
+        Self::parse_any(text)
+    }
+
+    /// [`parse`](Self::parse) for any document, through serde_json.
+    fn parse_any(text: String) -> Result<Indexed, Unreadable> {
         let mut reader = serde_json::Deserializer::from_str(&text);
         let read = ObjectOnly(DocumentMembers { text: &text })
             .deserialize(&mut reader)
@@ -185,6 +302,17 @@ impl Indexed {
         };
         indexed.text = text;
         Ok(indexed)
+    }
+
+    /// The section's entries, as a scan of the document found them.
+    pub(super) fn set_section(&mut self, section: Section, entries: Vec<Entry>) {
+        match section {
+            Section::AccessToken => self.access_tokens = entries,
+            Section::RefreshToken => self.refresh_tokens = entries,
+            Section::IdToken => self.id_tokens = entries,
+            Section::Account => self.accounts = entries,
+            Section::AppMetadata => self.app_metadata = entries,
+        }
     }
 
     /// The text the document was read from.
@@ -202,26 +330,7 @@ impl Indexed {
             Section::AppMetadata => &self.app_metadata,
         };
         let text = self.text.as_str();
-        entries.iter().map(move |e| EntryRef {
-            key: e.key.get(text),
-            client_id: e.client_id.get(text),
-            environment: e.environment.get(text),
-            home_account_id: e.home_account_id.get(text),
-            realm: e.realm.get(text),
-            target: e.target.get(text),
-            secret: e.secret.get(text),
-            token_type: e.token_type.get(text),
-            family_id: e.family_id.get(text),
-            dpop_jkt: e.dpop_jkt.get(text),
-            username: e.username.get(text),
-            local_account_id: e.local_account_id.get(text),
-            cached_at: e.cached_at,
-            expires_on: e.expires_on,
-            extended_expires_on: e.extended_expires_on,
-            refresh_on: e.refresh_on,
-            last_modification_time: e.last_modification_time,
-            claims: &e.claims,
-        })
+        entries.iter().map(move |entry| EntryRef { text, entry })
     }
 
     /// How many entries the known sections hold (for `Debug` of a document:
@@ -260,13 +369,7 @@ impl<'de> ReadMembers<'de> for DocumentMembers<'_> {
             let entries = members
                 .next_value_seed(ObjectOnly(SectionMembers { text: self.text }))?
                 .unwrap_or_default();
-            match section {
-                Section::AccessToken => indexed.access_tokens = entries,
-                Section::RefreshToken => indexed.refresh_tokens = entries,
-                Section::IdToken => indexed.id_tokens = entries,
-                Section::Account => indexed.accounts = entries,
-                Section::AppMetadata => indexed.app_metadata = entries,
-            }
+            indexed.set_section(section, entries);
         }
         Ok(indexed)
     }
@@ -281,23 +384,43 @@ impl<'de> ReadMembers<'de> for SectionMembers<'_> {
 
     fn read<A: MapAccess<'de>>(self, mut members: A) -> Result<Vec<Entry>, A::Error> {
         let text = self.text;
-        // A value that is not an object is kept as `None` until repeated
-        // keys are resolved: it still replaces an earlier entry of its key.
-        let mut entries: Vec<(Text, Option<Entry>)> = Vec::new();
+        let mut entries = Vec::new();
         while let Some(key) = members.next_key::<Scalar<'de>>()? {
             let entry = members.next_value_seed(ObjectOnly(EntryMembers { text }))?;
-            entries.push((Text::of(text, key), entry));
+            let key = match key {
+                Scalar::Str(key) => Text::of(text, key),
+                // JSON keys are strings.
+                Scalar::Int(_) | Scalar::Other => Text::Empty,
+            };
+            entries.push(match entry {
+                Some(entry) => Entry { key, ..entry },
+                None => Entry {
+                    key,
+                    object: false,
+                    ..Entry::default()
+                },
+            });
         }
-        // Key order, and the last of repeated keys, as a map gives them.
-        // Files are written sorted, which the sort notices in one pass.
-        entries.reverse();
-        entries.sort_by(|a, b| a.0.get(text).cmp(b.0.get(text)));
-        entries.dedup_by(|later, kept| later.0.get(text) == kept.0.get(text));
-        Ok(entries
-            .into_iter()
-            .filter_map(|(key, entry)| entry.map(|entry| Entry { key, ..entry }))
-            .collect())
+        Ok(in_key_order(text, entries))
     }
+}
+
+/// A section's entries in key order, one per key (the last one written),
+/// without the values that were not objects: what a map would hold, and
+/// lookups would skip. Files are written sorted: that takes one look.
+pub(super) fn in_key_order(text: &str, mut entries: Vec<Entry>) -> Vec<Entry> {
+    let sorted = entries
+        .windows(2)
+        .all(|pair| matches!(pair, [a, b] if a.key.get(text) < b.key.get(text)));
+    if !sorted {
+        // A stable sort of the reversed list puts the last of equal keys
+        // first, which is the one `dedup_by` keeps.
+        entries.reverse();
+        entries.sort_by(|a, b| a.key.get(text).cmp(b.key.get(text)));
+        entries.dedup_by(|later, kept| later.key.get(text) == kept.key.get(text));
+    }
+    entries.retain(|e| e.object);
+    entries
 }
 
 struct EntryMembers<'t> {
@@ -309,39 +432,18 @@ impl<'de> ReadMembers<'de> for EntryMembers<'_> {
 
     fn read<A: MapAccess<'de>>(self, mut members: A) -> Result<Entry, A::Error> {
         let text = self.text;
-        let mut e = Entry::default();
+        let mut entry = Entry::default();
         while let Some(name) = members.next_key::<Scalar<'de>>()? {
-            // Every value is checked; only the fields below are kept, and
-            // the last of a repeated field counts, as in a full parse.
-            let value = members.next_value::<Scalar<'de>>()?;
-            let field = match name.as_str().unwrap_or_default() {
-                "client_id" => &mut e.client_id,
-                "environment" => &mut e.environment,
-                "home_account_id" => &mut e.home_account_id,
-                "realm" => &mut e.realm,
-                "target" => &mut e.target,
-                "secret" => &mut e.secret,
-                "token_type" => &mut e.token_type,
-                "family_id" => &mut e.family_id,
-                "dpop_jkt" => &mut e.dpop_jkt,
-                "username" => &mut e.username,
-                "local_account_id" => &mut e.local_account_id,
-                other => {
-                    let time = match other {
-                        "cached_at" => &mut e.cached_at,
-                        "expires_on" => &mut e.expires_on,
-                        "extended_expires_on" => &mut e.extended_expires_on,
-                        "refresh_on" => &mut e.refresh_on,
-                        "last_modification_time" => &mut e.last_modification_time,
-                        _ => continue,
-                    };
-                    *time = value.seconds();
-                    continue;
-                }
+            // Every value is checked; only the fields lookups need are kept,
+            // and the last of a repeated field counts, as in a full parse.
+            let (value, int) = match members.next_value::<Scalar<'de>>()? {
+                Scalar::Str(value) => (Text::of(text, value), None),
+                Scalar::Int(n) => (Text::Empty, Some(n)),
+                Scalar::Other => (Text::Empty, None),
             };
-            *field = Text::of(text, value);
+            entry.set(text, name.as_str().unwrap_or_default(), value, int);
         }
-        Ok(e)
+        Ok(entry)
     }
 }
 
@@ -357,7 +459,7 @@ mod tests {
     fn keys(indexed: &Indexed, section: Section) -> Vec<String> {
         indexed
             .section(section)
-            .map(|e| format!("{}={}", e.key, e.secret))
+            .map(|e| format!("{}={}", e.key(), e.secret()))
             .collect()
     }
 
@@ -371,11 +473,11 @@ mod tests {
         )
         .unwrap();
         let e = indexed.section(Section::IdToken).next().unwrap();
-        assert_eq!((e.key, e.secret, e.client_id), ("k1", "a\"b", "cid"));
-        assert_eq!((e.home_account_id, e.realm, e.username), ("", "", ""));
-        assert_eq!((e.expires_on, e.cached_at), (Some(12), Some(7)));
-        assert_eq!((e.refresh_on, e.extended_expires_on), (None, None));
-        assert_eq!(e.last_modification_time, None);
+        assert_eq!((e.key(), e.secret(), e.client_id()), ("k1", "a\"b", "cid"));
+        assert_eq!((e.home_account_id(), e.realm(), e.username()), ("", "", ""));
+        assert_eq!((e.expires_on(), e.cached_at()), (Some(12), Some(7)));
+        assert_eq!((e.refresh_on(), e.extended_expires_on()), (None, None));
+        assert_eq!(e.last_modification_time(), None);
     }
 
     #[test]
@@ -394,6 +496,128 @@ mod tests {
         assert!(keys(&indexed, Section::AccessToken).is_empty());
         assert!(keys(&indexed, Section::AppMetadata).is_empty());
         assert_eq!(indexed.entries(), 3);
+    }
+
+    /// Everything lookups can see of a document.
+    fn seen(indexed: &Indexed) -> Vec<String> {
+        let sections = [
+            Section::AccessToken,
+            Section::RefreshToken,
+            Section::IdToken,
+            Section::Account,
+            Section::AppMetadata,
+        ];
+        sections
+            .into_iter()
+            .flat_map(|section| indexed.section(section).map(move |e| (section, e)))
+            .map(|(section, e)| {
+                format!(
+                    "{section:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                    e.key(),
+                    e.client_id(),
+                    e.environment(),
+                    e.home_account_id(),
+                    e.realm(),
+                    e.target(),
+                    e.secret(),
+                    e.token_type(),
+                    e.family_id(),
+                    e.dpop_jkt(),
+                    e.username(),
+                    e.local_account_id(),
+                    e.cached_at(),
+                    e.expires_on(),
+                    e.extended_expires_on(),
+                    e.refresh_on(),
+                    e.last_modification_time()
+                )
+            })
+            .collect()
+    }
+
+    const USUAL: &str = r#"{
+        "AccessToken": {
+            "h-e-accesstoken-c-r-t": {"credential_type": "AccessToken", "secret": "at",
+                "home_account_id": "h", "environment": "e", "client_id": "c", "realm": "r",
+                "target": "t", "token_type": "Bearer", "cached_at": "10", "expires_on": " 20",
+                "extended_expires_on": "x", "refresh_on": "15", "dpop_jkt": "j"}
+        },
+        "RefreshToken": {"h-e-refreshtoken-c--t": {"secret": "rt", "home_account_id": "h",
+            "environment": "e", "client_id": "c", "family_id": "1", "last_modification_time": "5"}},
+        "IdToken": {"b": {"secret": "id2"}, "a": {"secret": "id1"}, "b": {"secret": "id3"}},
+        "Account": {"h-e-r": {"home_account_id": "h", "environment": "e", "realm": "r",
+            "username": "ann@x \u00e9\"\\\/", "local_account_id": "o", "extra": {"n": {"m": "v"}}}},
+        "AppMetadata": {"appmetadata-e-c": {"client_id": "c", "environment": "e", "family_id": "1"}},
+        "Other\u0073": {"k": {"deep": {"deeper": "s"}}, "s": "plain"},
+        "": {}
+    }"#;
+
+    #[test]
+    fn the_quick_pass_sees_what_serde_json_sees() {
+        let usual = scan::index(USUAL).expect("the usual form takes the quick pass");
+        let mut quick = usual.clone();
+        quick.text = USUAL.to_string();
+        let full = Indexed::parse_any(USUAL.to_string()).unwrap();
+        assert_eq!(seen(&quick), seen(&full));
+        assert_eq!(seen(&quick).len(), 6, "{:#?}", seen(&quick));
+        // Variations of it, valid or not: when the quick pass takes one,
+        // serde_json reads it the same; when it gives up, serde_json decides.
+        let variations = [
+            USUAL.replace("\"at\"", "\"a\tt\""),
+            USUAL.replace("\"at\"", "\"a\u{0}t\""),
+            USUAL.replace("\"at\"", "\"a\\qt\""),
+            USUAL.replace("\"at\"", "\"\\ud800\""),
+            USUAL.replace("\"at\"", "\"\\ud83d\\ude00\""),
+            USUAL.replace("\"at\"", "\"at\\\""),
+            USUAL.replace("\"5\"", "20"),
+            USUAL.replace("\"5\"", "1e400"),
+            USUAL.replace("\"5\"", "null"),
+            USUAL.replace("\"5\"", "[]"),
+            USUAL.replace("\"v\"", "true"),
+            USUAL.replace("\"v\"", "{\"a\": {\"b\": {}}}"),
+            USUAL.replace("\"plain\"", "5"),
+            USUAL.replace("}},", "}},,"),
+            USUAL.replace("\"h-e-r\": {", "\"h-e-r\" {"),
+            USUAL.replace("\"1\"}}", "\"1\",}}"),
+            USUAL.replace("\"IdToken\": {", "\"IdToken\": \"x\", \"IdToken\": {"),
+            USUAL.replace("\"IdToken\": {", "\"IdToken\": 7, \"I\": {"),
+            USUAL.replace("\"b\": {\"secret\": \"id2\"}", "\"b\": \"gone\""),
+            USUAL.replace("\"b\": {\"secret\": \"id3\"}", "\"b\": \"gone\""),
+            format!("{USUAL} "),
+            format!("{USUAL} {{}}"),
+            format!("\n{USUAL}\r\n\t"),
+            USUAL.replace("\"e\"", "\"\u{e9}\u{20ac}\""),
+            USUAL[..USUAL.len() - 3].to_string(),
+            format!(
+                "{{\"X\": {}\"s\"{}}}",
+                "{\"a\": ".repeat(40),
+                "}".repeat(40)
+            ),
+            "{}".to_string(),
+            " { } ".to_string(),
+            "{\"AccessToken\": {}}".to_string(),
+            "{\"a\": \"b\"".to_string(),
+        ];
+        for (i, text) in variations.iter().enumerate() {
+            let full = Indexed::parse_any(text.clone());
+            match scan::index(text) {
+                Some(mut quick) => {
+                    quick.text = text.clone();
+                    let full = full.unwrap_or_else(|e| panic!("{i}: quick pass took it: {e:?}"));
+                    assert_eq!(seen(&quick), seen(&full), "{i}");
+                }
+                None => {
+                    let parsed = Indexed::parse(text.clone());
+                    assert_eq!(parsed.is_ok(), full.is_ok(), "{i}");
+                }
+            }
+        }
+        // What goes through the quick pass, among them.
+        let quick = variations
+            .iter()
+            .filter(|t| scan::index(t).is_some())
+            .count();
+        assert_eq!(quick, 8);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod edit;
 mod file;
 mod index;
 mod lock;
+mod scan;
 pub(crate) mod schema;
 
 pub use file::FileCache;

@@ -84,9 +84,9 @@ impl AppScope<'_> {
             None => true,
             Some(tenant) if realm.eq_ignore_ascii_case(tenant) => true,
             Some(tenant) if is_domain(tenant) => doc.section(Section::Account).any(|a| {
-                a.home_account_id == hid
-                    && a.environment == self.environment
-                    && a.realm.eq_ignore_ascii_case(realm)
+                a.home_account_id() == hid
+                    && a.environment() == self.environment
+                    && a.realm().eq_ignore_ascii_case(realm)
             }),
             Some(_) => false,
         }
@@ -201,14 +201,14 @@ impl CacheDoc {
             .section(Section::AccessToken)
             .filter(|e| {
                 owned_by(e, app, wanted.home_account_id)
-                    && app.realm_matches(doc, wanted.home_account_id, e.realm)
-                    && covers(e.target, &needed)
+                    && app.realm_matches(doc, wanted.home_account_id, e.realm())
+                    && covers(e.target(), &needed)
             })
             .filter(|e| {
                 let least = now.checked_add(MIN_LIFETIME);
-                time(e.expires_on).is_some_and(|at| least.is_some_and(|least| at >= least))
+                time(e.expires_on()).is_some_and(|at| least.is_some_and(|least| at >= least))
             })
-            .max_by_key(|e| time(e.expires_on))?;
+            .max_by_key(|e| time(e.expires_on()))?;
         Some(self.token_from(app, wanted.home_account_id, &entry))
     }
 
@@ -217,26 +217,26 @@ impl CacheDoc {
         let refresh = self.refresh_tokens(app, hid).into_iter().next();
         let id_token = doc
             .section(Section::IdToken)
-            .find(|e| owned_by(e, app, hid) && e.realm.eq_ignore_ascii_case(at.realm));
-        let account = account_entry(doc, app, hid, at.realm, id_token.as_ref());
-        let scopes = at.target.split_whitespace().map(str::to_string).collect();
+            .find(|e| owned_by(e, app, hid) && e.realm().eq_ignore_ascii_case(at.realm()));
+        let account = account_entry(doc, app, hid, at.realm(), id_token.as_ref());
+        let scopes = at.target().split_whitespace().map(str::to_string).collect();
         let epoch = SystemTime::UNIX_EPOCH;
         let mut token = Token::from_cache(
-            AccessToken::new(at.secret),
-            match at.token_type {
+            AccessToken::new(at.secret()),
+            match at.token_type() {
                 "" => "Bearer",
                 other => other,
             },
-            time(at.expires_on).unwrap_or(epoch),
-            time(at.extended_expires_on),
-            time(at.refresh_on),
-            time(at.cached_at).unwrap_or(epoch),
+            time(at.expires_on()).unwrap_or(epoch),
+            time(at.extended_expires_on()),
+            time(at.refresh_on()),
+            time(at.cached_at()).unwrap_or(epoch),
             scopes,
             refresh.map(|r| r.secret),
-            id_token.map(|e| IdToken::new(e.secret)),
+            id_token.map(|e| IdToken::new(e.secret())),
             account,
         );
-        match at.dpop_jkt {
+        match at.dpop_jkt() {
             "" => {}
             jkt => token.bind_dpop(jkt),
         }
@@ -248,26 +248,30 @@ impl CacheDoc {
     pub fn refresh_tokens(&self, app: &AppScope<'_>, hid: &str) -> Vec<CachedRefresh> {
         let doc = self.indexed();
         let in_family = doc.section(Section::AppMetadata).any(|e| {
-            e.client_id == app.client_id && e.environment == app.environment && e.family_id == "1"
+            e.client_id() == app.client_id
+                && e.environment() == app.environment
+                && e.family_id() == "1"
         });
         let mut found: Vec<(bool, u64, EntryRef<'_>)> = doc
             .section(Section::RefreshToken)
             .filter(|e| {
-                e.home_account_id == hid && e.environment == app.environment && !e.secret.is_empty()
+                e.home_account_id() == hid
+                    && e.environment() == app.environment
+                    && !e.secret().is_empty()
             })
             .filter_map(|e| {
-                let own = e.client_id == app.client_id;
-                let family = in_family && e.family_id == "1";
-                (own || family).then(|| (own, e.last_modification_time.unwrap_or(0), e))
+                let own = e.client_id() == app.client_id;
+                let family = in_family && e.family_id() == "1";
+                (own || family).then(|| (own, e.last_modification_time().unwrap_or(0), e))
             })
             .collect();
         found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
         found
             .into_iter()
             .map(|(_, _, e)| CachedRefresh {
-                key: e.key.to_string(),
-                secret: RefreshToken::new(e.secret),
-                dpop_thumbprint: Some(e.dpop_jkt)
+                key: e.key().to_string(),
+                secret: RefreshToken::new(e.secret()),
+                dpop_thumbprint: Some(e.dpop_jkt())
                     .filter(|t| !t.is_empty())
                     .map(str::to_string),
             })
@@ -279,8 +283,25 @@ impl CacheDoc {
     pub fn accounts(&self, app: &AppScope<'_>) -> Vec<Account> {
         let doc = self.indexed();
         let mine =
-            |e: &EntryRef<'_>| e.client_id == app.client_id && e.environment == app.environment;
-        let mut hids: Vec<&str> = [
+            |e: &EntryRef<'_>| e.client_id() == app.client_id && e.environment() == app.environment;
+        // One pass over each section, not one per account: a file of a
+        // thousand accounts must not cost a million comparisons.
+        let realm = app.realm(None);
+        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::new();
+        for e in doc.section(Section::Account) {
+            if e.environment() == app.environment {
+                entries
+                    .entry(e.home_account_id())
+                    .or_default()
+                    .offer(e, &realm);
+            }
+        }
+        let mut id_tokens: HashMap<&str, EntryRef<'_>> = HashMap::new();
+        for e in doc.section(Section::IdToken).filter(mine) {
+            id_tokens.entry(e.home_account_id()).or_insert(e);
+        }
+        // Listed: accounts that hold a token of the application.
+        for e in [
             Section::AccessToken,
             Section::RefreshToken,
             Section::IdToken,
@@ -288,36 +309,51 @@ impl CacheDoc {
         .into_iter()
         .flat_map(|section| doc.section(section))
         .filter(mine)
-        .map(|e| e.home_account_id)
-        .filter(|hid| !hid.is_empty())
-        .collect();
-        hids.sort_unstable();
-        hids.dedup();
-        // One pass over each section, not one per account: a file of a
-        // thousand accounts must not cost a million comparisons.
-        let mut id_tokens: HashMap<&str, EntryRef<'_>> = HashMap::with_capacity(hids.len());
-        for e in doc.section(Section::IdToken).filter(mine) {
-            id_tokens.entry(e.home_account_id).or_insert(e);
-        }
-        let realm = app.realm(None);
-        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::with_capacity(hids.len());
-        for e in doc.section(Section::Account) {
-            if e.environment == app.environment {
-                entries
-                    .entry(e.home_account_id)
-                    .or_default()
-                    .offer(e, &realm);
+        {
+            if let Some(account) = entries.get_mut(e.home_account_id()) {
+                account.holds_tokens = true;
             }
         }
-        let mut accounts: Vec<Account> = hids
-            .into_iter()
-            .filter_map(|hid| {
-                let entry = entries.get(hid)?.best()?;
-                Some(account_of(&entry, app.environment, hid, id_tokens.get(hid)))
+        let mut accounts: Vec<Account> = entries
+            .iter()
+            .filter(|(hid, found)| found.holds_tokens && !hid.is_empty())
+            .filter_map(|(hid, found)| {
+                Some(account_of(
+                    &found.best()?,
+                    app.environment,
+                    hid,
+                    id_tokens.get(hid),
+                ))
             })
             .collect();
-        accounts.sort_by(|a, b| a.username().cmp(b.username()));
+        accounts.sort_by(|a, b| {
+            (a.username(), a.home_account_id()).cmp(&(b.username(), b.home_account_id()))
+        });
         accounts
+    }
+
+    /// The account `hid` if it holds tokens of this application: the one
+    /// [`accounts`](Self::accounts) lists, without making the others.
+    pub fn account(&self, app: &AppScope<'_>, hid: &str) -> Option<Account> {
+        let doc = self.indexed();
+        let mine = |e: &EntryRef<'_>| {
+            e.client_id() == app.client_id
+                && e.environment() == app.environment
+                && e.home_account_id() == hid
+        };
+        let holds_tokens = [
+            Section::AccessToken,
+            Section::RefreshToken,
+            Section::IdToken,
+        ]
+        .into_iter()
+        .flat_map(|section| doc.section(section))
+        .any(|e| mine(&e));
+        if hid.is_empty() || !holds_tokens {
+            return None;
+        }
+        let id_token = doc.section(Section::IdToken).find(mine);
+        account_entry(doc, app, hid, &app.realm(None), id_token.as_ref())
     }
 
     /// Every account in the document, whatever application signed it in:
@@ -328,13 +364,13 @@ impl CacheDoc {
         let mut id_tokens: HashMap<(&str, &str), EntryRef<'_>> = HashMap::new();
         for t in doc.section(Section::IdToken) {
             id_tokens
-                .entry((t.home_account_id, t.environment))
+                .entry((t.home_account_id(), t.environment()))
                 .or_insert(t);
         }
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         let mut accounts = Vec::new();
         for e in doc.section(Section::Account) {
-            let (hid, env) = (e.home_account_id, e.environment);
+            let (hid, env) = (e.home_account_id(), e.environment());
             // The first entry of an account is the one in its own realm.
             if hid.is_empty() || !seen.insert((hid, env)) {
                 continue;
@@ -420,7 +456,7 @@ fn account_entry(
 ) -> Option<Account> {
     let mut entries = AccountEntries::default();
     for e in doc.section(Section::Account) {
-        if e.home_account_id == hid && e.environment == app.environment {
+        if e.home_account_id() == hid && e.environment() == app.environment {
             entries.offer(e, realm);
         }
     }
@@ -433,11 +469,13 @@ fn account_entry(
 struct AccountEntries<'a> {
     in_realm: Option<EntryRef<'a>>,
     first: Option<EntryRef<'a>>,
+    /// Whether the account holds tokens of the application.
+    holds_tokens: bool,
 }
 
 impl<'a> AccountEntries<'a> {
     fn offer(&mut self, entry: EntryRef<'a>, realm: &str) {
-        if self.in_realm.is_none() && entry.realm.eq_ignore_ascii_case(realm) {
+        if self.in_realm.is_none() && entry.realm().eq_ignore_ascii_case(realm) {
             self.in_realm = Some(entry);
         }
         self.first.get_or_insert(entry);
@@ -456,16 +494,16 @@ fn account_of(
     id_token: Option<&EntryRef<'_>>,
 ) -> Account {
     let claims = id_token.and_then(EntryRef::claims);
-    let username = match entry.username {
+    let username = match entry.username() {
         "" => claims.and_then(|c| c.username()).unwrap_or_default(),
         name => name,
     };
-    let oid = Some(entry.local_account_id)
+    let oid = Some(entry.local_account_id())
         .filter(|v| !v.is_empty())
         .map(str::to_string)
         .or_else(|| claims.and_then(|c| c.oid.clone()));
     let tid = claims.and_then(|c| c.tid.clone()).or_else(|| {
-        let realm = entry.realm;
+        let realm = entry.realm();
         (!realm.is_empty()).then(|| realm.to_string())
     });
     Account::from_parts(
@@ -480,9 +518,9 @@ fn account_of(
 
 /// Whether a credential entry belongs to this app, place and account.
 fn owned_by(entry: &EntryRef<'_>, app: &AppScope<'_>, hid: &str) -> bool {
-    entry.client_id == app.client_id
-        && entry.environment == app.environment
-        && entry.home_account_id == hid
+    entry.client_id() == app.client_id
+        && entry.environment() == app.environment
+        && entry.home_account_id() == hid
 }
 
 fn time(seconds: Option<u64>) -> Option<SystemTime> {
@@ -694,7 +732,7 @@ mod tests {
         let access_tokens = |doc: &CacheDoc| {
             doc.indexed()
                 .section(Section::AccessToken)
-                .map(|e| e.key.to_string())
+                .map(|e| e.key().to_string())
                 .collect::<Vec<_>>()
         };
         assert_eq!(
