@@ -149,19 +149,21 @@ impl Entry {
     /// it is a string ([`Text::Empty`] otherwise), `int` when it is a
     /// non-negative integer (times may be written as numbers).
     pub(super) fn set(&mut self, text: &str, name: &str, value: Text, int: Option<u64>) {
-        let field = match name {
-            "client_id" => &mut self.client_id,
-            "environment" => &mut self.environment,
-            "home_account_id" => &mut self.home_account_id,
-            "realm" => &mut self.realm,
-            "target" => &mut self.target,
-            "secret" => &mut self.secret,
-            "token_type" => &mut self.token_type,
-            "family_id" => &mut self.family_id,
-            "dpop_jkt" => &mut self.dpop_jkt,
-            "username" => &mut self.username,
-            "local_account_id" => &mut self.local_account_id,
-            other => {
+        // The first byte picks the few names to compare with: every member
+        // of every entry comes through here.
+        let field = match (name.as_bytes().first(), name) {
+            (Some(b'c'), "client_id") => &mut self.client_id,
+            (Some(b'e'), "environment") => &mut self.environment,
+            (Some(b'h'), "home_account_id") => &mut self.home_account_id,
+            (Some(b'r'), "realm") => &mut self.realm,
+            (Some(b't'), "target") => &mut self.target,
+            (Some(b's'), "secret") => &mut self.secret,
+            (Some(b't'), "token_type") => &mut self.token_type,
+            (Some(b'f'), "family_id") => &mut self.family_id,
+            (Some(b'd'), "dpop_jkt") => &mut self.dpop_jkt,
+            (Some(b'u'), "username") => &mut self.username,
+            (Some(b'l'), "local_account_id") => &mut self.local_account_id,
+            (Some(b'c' | b'e' | b'r' | b'l'), other) => {
                 let time = match other {
                     "cached_at" => &mut self.cached_at,
                     "expires_on" => &mut self.expires_on,
@@ -177,6 +179,7 @@ impl Entry {
                 };
                 return;
             }
+            _ => return,
         };
         *field = value;
     }
@@ -320,15 +323,24 @@ impl Indexed {
         &self.text
     }
 
-    /// The entries of a section, in key order.
-    pub fn section(&self, section: Section) -> impl Iterator<Item = EntryRef<'_>> {
-        let entries = match section {
+    /// How many entries a section holds.
+    pub fn len(&self, section: Section) -> usize {
+        self.entries_of(section).len()
+    }
+
+    fn entries_of(&self, section: Section) -> &[Entry] {
+        match section {
             Section::AccessToken => &self.access_tokens,
             Section::RefreshToken => &self.refresh_tokens,
             Section::IdToken => &self.id_tokens,
             Section::Account => &self.accounts,
             Section::AppMetadata => &self.app_metadata,
-        };
+        }
+    }
+
+    /// The entries of a section, in key order.
+    pub fn section(&self, section: Section) -> impl Iterator<Item = EntryRef<'_>> {
+        let entries = self.entries_of(section);
         let text = self.text.as_str();
         entries.iter().map(move |entry| EntryRef { text, entry })
     }

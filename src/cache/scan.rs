@@ -1,7 +1,7 @@
 //! The usual token file read in one quick pass: nested objects of strings,
 //! which is all MSAL and we write. The pass goes through megabytes of
-//! tokens a few bytes per instruction, where serde_json spends several
-//! instructions a byte; it gives up on anything else (numbers, arrays,
+//! tokens eight bytes at a time, where serde_json (in a size-optimised
+//! build) spends several instructions a byte; it gives up on anything else (numbers, arrays,
 //! literals, deep nesting, bad JSON), and serde_json reads the document
 //! instead, so that what is valid and what a lookup sees are serde_json's
 //! decisions either way.
@@ -56,11 +56,15 @@ struct Scan<'t> {
     at: usize,
 }
 
+// The byte-sized steps are inlined even in a size-optimised build: called
+// for every byte of indentation, a call each costs more than the step.
 impl Scan<'_> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> bool {
         let found = self.peek() == Some(byte);
         if found {
@@ -70,10 +74,14 @@ impl Scan<'_> {
     }
 
     /// JSON's whitespace, as serde_json reads it.
+    #[inline(always)]
     fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.at += 1;
-        }
+        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
+        let blank = rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            .unwrap_or(rest.len());
+        self.at += blank;
     }
 
     /// An object, each member handed to `member` positioned at its value
@@ -111,24 +119,26 @@ impl Scan<'_> {
         let start = self.at;
         let mut escaped = false;
         let end = loop {
-            let rest = bytes.get(self.at..)?;
-            let found = self.at.checked_add(memchr::memchr2(b'"', b'\\', rest)?)?;
-            if bytes.get(found) == Some(&b'"') {
-                self.at = found.checked_add(1)?;
-                break found;
+            let stop = self.at.checked_add(special_at(bytes.get(self.at..)?)?)?;
+            match bytes.get(stop)? {
+                b'"' => {
+                    self.at = stop.checked_add(1)?;
+                    break stop;
+                }
+                // A backslash and the byte it escapes (a quote does not end
+                // the string); what the escape means is checked below.
+                b'\\' => {
+                    escaped = true;
+                    self.at = stop.checked_add(2)?;
+                }
+                // A control character, which JSON forbids unescaped.
+                _ => return None,
             }
-            // A backslash and the byte it escapes (a quote does not end
-            // the string); what the escape means is checked below.
-            escaped = true;
-            self.at = found.checked_add(2)?;
         };
         if escaped {
             // serde_json decides escapes as the full reader would.
             let quoted = self.text.get(quote..self.at)?;
             return serde_json::from_str(quoted).ok().map(Str::Escaped);
-        }
-        if has_control(bytes.get(start..end)?) {
-            return None;
         }
         Some(Str::Plain { start, end })
     }
@@ -167,16 +177,39 @@ impl Scan<'_> {
     }
 }
 
-/// Whether a string's bytes hold a control character, which JSON forbids
-/// unescaped: eight bytes at a time (any byte below 0x20 sets its top bit
-/// in `word - 0x20..` while its own top bit is clear).
-fn has_control(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+/// Where the first byte that ends or interrupts a string's plain run is: a
+/// quote, a backslash or a control character. Eight bytes at a time: tokens
+/// are kilobytes long, and every byte of the file but the indentation is in
+/// a string.
+#[inline(always)]
+fn special_at(bytes: &[u8]) -> Option<usize> {
     let (words, tail) = bytes.as_chunks::<8>();
-    words.iter().any(|word| {
-        let word = u64::from_le_bytes(*word);
-        word.wrapping_sub(ONES * 0x20) & !word & (ONES * 0x80) != 0
-    }) || tail.iter().any(|b| *b < 0x20)
+    for (i, word) in words.iter().enumerate() {
+        let found = special(u64::from_le_bytes(*word));
+        if found != 0 {
+            // Only bytes after a special one can be flagged wrongly (a
+            // borrow runs upwards): the lowest flag is a real one.
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = tail
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\') || *b < 0x20)?;
+    Some(words.len() * 8 + at)
+}
+
+/// The top bit of each byte of `word` that is `"`, `\` or below 0x20 (and
+/// possibly of bytes after it): `x - 0x01..` has the top bit of a byte set
+/// while the byte's own is clear only where the byte was zero, or after
+/// one; likewise below 0x20 with `x - 0x20..`.
+#[inline(always)]
+fn special(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const TOPS: u64 = ONES * 0x80;
+    let quote = word ^ (ONES * b'"' as u64);
+    let backslash = word ^ (ONES * b'\\' as u64);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    (zero_byte(quote) | zero_byte(backslash) | (word.wrapping_sub(ONES * 0x20) & !word)) & TOPS
 }
 
 #[cfg(test)]
@@ -184,16 +217,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn control_characters_are_found_anywhere() {
-        let mut bytes = vec![b'a'; 40];
-        assert!(!has_control(&bytes));
-        bytes.extend("é€𝄞~\u{7f}".as_bytes());
-        assert!(!has_control(&bytes));
-        for at in 0..bytes.len() {
-            for control in [0u8, 0x0a, 0x1f] {
-                let mut with = bytes.clone();
-                with[at] = control;
-                assert!(has_control(&with), "{at} {control}");
+    fn the_first_special_byte_is_found_anywhere() {
+        let plain: Vec<u8> = [&[b'a'; 40][..], "é€𝄞~\u{7f}".as_bytes(), b"!#[]/"].concat();
+        assert_eq!(special_at(&plain), None);
+        for at in 0..plain.len() {
+            for byte in [b'"', b'\\', 0, 0x0a, 0x1f] {
+                let mut with = plain.clone();
+                with[at] = byte;
+                // A second one later never hides the first.
+                with.push(b'"');
+                assert_eq!(special_at(&with), Some(at), "{at} {byte}");
             }
         }
     }
