@@ -151,20 +151,20 @@ impl Entry {
     pub(super) fn set(&mut self, text: &str, name: &str, value: Text, int: Option<u64>) {
         // The first byte picks the few names to compare with: every member
         // of every entry comes through here.
-        let field = match (name.as_bytes().first(), name) {
-            (Some(b'c'), "client_id") => &mut self.client_id,
-            (Some(b'e'), "environment") => &mut self.environment,
-            (Some(b'h'), "home_account_id") => &mut self.home_account_id,
-            (Some(b'r'), "realm") => &mut self.realm,
-            (Some(b't'), "target") => &mut self.target,
-            (Some(b's'), "secret") => &mut self.secret,
-            (Some(b't'), "token_type") => &mut self.token_type,
-            (Some(b'f'), "family_id") => &mut self.family_id,
-            (Some(b'd'), "dpop_jkt") => &mut self.dpop_jkt,
-            (Some(b'u'), "username") => &mut self.username,
-            (Some(b'l'), "local_account_id") => &mut self.local_account_id,
-            (Some(b'c' | b'e' | b'r' | b'l'), other) => {
-                let time = match other {
+        let field = match name.as_bytes().first() {
+            Some(b'c') if name == "client_id" => &mut self.client_id,
+            Some(b'e') if name == "environment" => &mut self.environment,
+            Some(b'h') if name == "home_account_id" => &mut self.home_account_id,
+            Some(b'r') if name == "realm" => &mut self.realm,
+            Some(b't') if name == "target" => &mut self.target,
+            Some(b's') if name == "secret" => &mut self.secret,
+            Some(b't') if name == "token_type" => &mut self.token_type,
+            Some(b'f') if name == "family_id" => &mut self.family_id,
+            Some(b'd') if name == "dpop_jkt" => &mut self.dpop_jkt,
+            Some(b'u') if name == "username" => &mut self.username,
+            Some(b'l') if name == "local_account_id" => &mut self.local_account_id,
+            Some(b'c' | b'e' | b'r' | b'l') => {
+                let time = match name {
                     "cached_at" => &mut self.cached_at,
                     "expires_on" => &mut self.expires_on,
                     "extended_expires_on" => &mut self.extended_expires_on,

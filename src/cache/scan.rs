@@ -76,12 +76,10 @@ impl Scan<'_> {
     /// JSON's whitespace, as serde_json reads it.
     #[inline(always)]
     fn space(&mut self) {
-        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
-        let blank = rest
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-            .unwrap_or(rest.len());
-        self.at += blank;
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.at) {
+            self.at += 1;
+        }
     }
 
     /// An object, each member handed to `member` positioned at its value
