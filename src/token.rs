@@ -366,6 +366,8 @@ pub(crate) struct IdClaims {
 impl IdClaims {
     /// The claims of a JWT, signature unchecked (see [`decode_jwt_claims`]).
     pub fn decode(jwt: &str) -> Result<IdClaims, Error> {
+        #[cfg(test)]
+        DECODED.with(|count| count.set(count.get() + 1));
         let json = jwt_payload(jwt)?;
         let mut reader = serde_json::Deserializer::from_slice(&json);
         let claims = ObjectOnly(ClaimMembers)
@@ -387,6 +389,12 @@ impl IdClaims {
             .or(self.upn.as_deref())
             .or(self.email.as_deref())
     }
+}
+
+// How many id_tokens this thread decoded: tests count them.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 struct ClaimMembers;
@@ -561,6 +569,38 @@ mod tests {
                 SystemTime::UNIX_EPOCH + Duration::from_secs(600)
             );
         }
+    }
+
+    #[test]
+    fn id_claims_are_read_leniently_and_errors_say_why() {
+        let jwt = |payload: &str| format!("h.{}.s", b64(payload));
+        let claims = IdClaims::decode(&jwt(
+            r#"{"sub":"s","upn":"u@x","email":"","name":7,"oid":null,"tid":"t","tid":"t2",
+                "roles":["a",{"b":1}],"exp":1.5e9,"nested":{"name":"no"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            claims,
+            IdClaims {
+                sub: Some("s".into()),
+                upn: Some("u@x".into()),
+                tid: Some("t2".into()),
+                ..IdClaims::default()
+            }
+        );
+        assert_eq!(claims.username(), Some("u@x"));
+        for (payload, why) in [
+            ("[1]", "not an object"),
+            ("\"x\"", "not an object"),
+            ("{\"a\": 1", "not valid JSON"),
+            ("{\"a\": \"\\ud800\"}", "not valid JSON"),
+            ("{} {}", "not valid JSON"),
+        ] {
+            let e = IdClaims::decode(&jwt(payload)).unwrap_err();
+            assert!(e.to_string().contains(why), "{payload}: {e}");
+        }
+        assert!(IdClaims::decode("no-dots").is_err());
+        assert!(IdClaims::decode("h.@@@.s").is_err());
     }
 
     #[test]

@@ -586,6 +586,7 @@ fn covers(target: &str, needed: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan;
     use super::*;
 
     const APP: AppScope<'static> = AppScope {
@@ -713,6 +714,140 @@ mod tests {
                 r#"ann@x h2 login.example None None Some("organizations")"#,
                 r#"bob@x h3 login.example None None Some("organizations")"#,
             ]
+        );
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    /// A document of one account signed in to APP, with `extra` members
+    /// spliced into its top level and into its access token entry.
+    fn one_account(extra_top: &str, extra_entry: &str) -> String {
+        let claims = crate::json::base64url_encode(r#"{"name":"Ann","tid":"tenant"}"#);
+        format!(
+            r#"{{{extra_top}
+            "AccessToken": {{"h-login.example-accesstoken-cid-organizations-x": {{
+                "secret": "at", "home_account_id": "h", "environment": "login.example",
+                "client_id": "cid", "realm": "organizations", "target": "x",
+                "expires_on": "{}", {extra_entry} "cached_at": "{NOW}"}}}},
+            "RefreshToken": {{"r": {{"secret": "rt", "home_account_id": "h",
+                "environment": "login.example", "client_id": "cid"}}}},
+            "IdToken": {{"i": {{"secret": "h.{claims}.s", "home_account_id": "h",
+                "environment": "login.example", "client_id": "cid", "realm": "organizations"}}}},
+            "Account": {{"a": {{"home_account_id": "h", "environment": "login.example",
+                "realm": "organizations", "username": "ann@x"}}}}
+            }}"#,
+            NOW + 3600
+        )
+    }
+
+    fn at(now: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(now)
+    }
+
+    fn cached_secret(doc: &CacheDoc) -> Option<String> {
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: "h",
+        };
+        doc.access_token(&APP, &wanted, at(NOW))
+            .map(|t| t.access_token().secret().to_string())
+    }
+
+    #[test]
+    fn what_we_do_not_know_survives_a_change_after_a_quick_read() {
+        // One document in the usual form (the quick pass), one with a number
+        // and a literal in it (serde_json reads it).
+        let unknown = r#""Other": {"k": {"v": "1", "deep": {"x": "\u00e9"}}},"#;
+        let odd = r#""Other": {"n": [1e3]}, "AppMetadata": "odd","#;
+        for (extra_top, extra_entry, quick) in [
+            (unknown, r#""custom": {"keep": "me"}, "#, true),
+            (odd, r#""custom": [1, 2.5, true, null], "ext": 12, "#, false),
+        ] {
+            let text = one_account(extra_top, extra_entry);
+            assert_eq!(scan::index(&text).is_some(), quick, "{extra_entry}");
+            let mut doc = CacheDoc::parse(text.as_bytes()).unwrap();
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"));
+            // A change: an access token for other scopes.
+            doc.save(
+                &APP,
+                &issued("new", &["y"], at(NOW), 3600),
+                None,
+                "g",
+                at(NOW),
+            );
+            let before: Value = serde_json::from_str(&text).unwrap();
+            let after: Value = serde_json::from_slice(&doc.to_bytes()).unwrap();
+            assert_eq!(after["Other"], before["Other"]);
+            let key = "h-login.example-accesstoken-cid-organizations-x";
+            assert_eq!(after["AccessToken"][key], before["AccessToken"][key]);
+            for section in ["RefreshToken", "IdToken", "Account"] {
+                assert_eq!(after[section], before[section], "{section}");
+            }
+            // A section that was not an object had to become one.
+            assert!(after["AppMetadata"].is_object());
+            assert_eq!(after["AppMetadata"].as_object().unwrap().len(), 1);
+            // Lookups on the changed document see old and new alike.
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"));
+            let scopes = ["y".to_string()];
+            let wanted = Wanted {
+                scopes: &scopes,
+                home_account_id: "",
+            };
+            let new = doc.access_token(&APP, &wanted, at(NOW)).unwrap();
+            assert_eq!(new.access_token().secret(), "new");
+            // An unchanged document is rewritten as it was, in MSAL's layout.
+            let unchanged = CacheDoc::parse(text.as_bytes()).unwrap();
+            let rewritten: Value = serde_json::from_slice(&unchanged.to_bytes()).unwrap();
+            assert_eq!(rewritten, before);
+        }
+    }
+
+    #[test]
+    fn a_malformed_entry_is_skipped_beside_good_ones() {
+        for bad in [
+            r#""AccessToken": {"0": "not an entry", "1": 5, "2": null, "3": [],"#,
+            r#""AccessToken": {"0": {"secret": 5, "client_id": ["cid"], "expires_on": {}},"#,
+        ] {
+            let text = one_account("", "").replacen(r#""AccessToken": {"#, bad, 1);
+            let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"), "{bad}");
+            assert_eq!(doc.accounts(&APP).len(), 1);
+        }
+    }
+
+    #[test]
+    fn an_id_token_is_decoded_once_whatever_the_lookups() {
+        let text = one_account("", "");
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let before = crate::token::DECODED.with(|n| n.get());
+        let accounts = doc.accounts(&APP);
+        assert_eq!(accounts[0].name(), Some("Ann"));
+        assert_eq!(doc.account(&APP, "h"), Some(accounts[0].clone()));
+        assert_eq!(doc.all_accounts(), accounts);
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: "h",
+        };
+        let token = doc.access_token(&APP, &wanted, at(NOW)).unwrap();
+        assert_eq!(token.account(), Some(&accounts[0]));
+        assert_eq!(crate::token::DECODED.with(|n| n.get()) - before, 1);
+        assert_eq!(doc.account(&APP, "nobody"), None);
+        assert_eq!(doc.account(&APP, ""), None);
+    }
+
+    #[test]
+    fn a_document_is_never_shown_with_its_secrets() {
+        let text = one_account("", "");
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let shown = format!("{doc:?}");
+        assert!(!shown.contains("at\"") && !shown.contains("rt"), "{shown}");
+        assert!(shown.contains("entries: 4"), "{shown}");
+        let reason = CacheDoc::parse(b"{\"a\": \"\xff\"}").unwrap_err();
+        assert!(
+            reason.contains("not valid JSON (") && reason.contains("line 1"),
+            "{reason}"
         );
     }
 
