@@ -281,23 +281,31 @@ impl<'de, S: ReadMembers<'de>> Visitor<'de> for ObjectOnly<S> {
 pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=').as_bytes();
     let (quads, rest) = text.as_chunks::<4>();
-    let mut out = Vec::with_capacity(quads.len().saturating_mul(3).saturating_add(2));
-    for quad in quads {
-        let [a, b, c, d] = quad.map(sextet);
-        let bits = (a? << 18) | (b? << 12) | (c? << 6) | d?;
-        let [_, x, y, z] = bits.to_be_bytes();
-        out.extend_from_slice(&[x, y, z]);
-    }
     // Two characters carry one byte, three carry two; one alone is not
     // base64 (and a padding character anywhere but the end is no sextet).
-    match *rest {
-        [] => {}
-        [a, b] => out.push(((sextet(a)? << 2) | (sextet(b)? >> 4)) as u8),
-        [a, b, c] => {
-            let bits = (sextet(a)? << 10) | (sextet(b)? << 4) | (sextet(c)? >> 2);
-            out.extend_from_slice(&[(bits >> 8) as u8, bits as u8]);
-        }
+    let tail = match rest.len() {
+        0 => 0,
+        2 => 1,
+        3 => 2,
         _ => return None,
+    };
+    let mut out = vec![0u8; quads.len().checked_mul(3)?.checked_add(tail)?];
+    let (triples, last) = out.as_chunks_mut::<3>();
+    for (triple, [a, b, c, d]) in triples.iter_mut().zip(quads) {
+        let bits = (sextet(*a)? << 18) | (sextet(*b)? << 12) | (sextet(*c)? << 6) | sextet(*d)?;
+        let [_, x, y, z] = bits.to_be_bytes();
+        *triple = [x, y, z];
+    }
+    let bits = rest
+        .iter()
+        .try_fold(0u32, |bits, c| Some((bits << 6) | sextet(*c)?))?;
+    match last {
+        [x] => *x = (bits >> 4) as u8,
+        [x, y] => {
+            let [_, _, hi, lo] = (bits >> 2).to_be_bytes();
+            (*x, *y) = (hi, lo);
+        }
+        _ => {}
     }
     Some(out)
 }
