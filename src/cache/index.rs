@@ -633,6 +633,49 @@ mod tests {
     }
 
     #[test]
+    fn mutated_documents_are_read_as_serde_json_reads_them() {
+        // Deterministic xorshift: the same mutations on every run.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let pieces: [&[u8]; 14] = [
+            b"\"", b"\\", b"{", b"}", b",", b":", b" ", b"\n", b"\t", b"1", b"[", b"\\u00",
+            b"\x01", b"x",
+        ];
+        let mut taken = 0;
+        for _ in 0..4000 {
+            let mut bytes = USUAL.as_bytes().to_vec();
+            for _ in 0..=next(3) {
+                let at = next(bytes.len());
+                match next(3) {
+                    0 => drop(bytes.remove(at)),
+                    1 => {
+                        let piece = pieces[next(pieces.len())];
+                        bytes.splice(at..at, piece.iter().copied());
+                    }
+                    _ => bytes[at] = pieces[next(pieces.len())][0],
+                }
+            }
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let full = Indexed::parse_any(text.clone());
+            if let Some(mut quick) = scan::index(&text) {
+                taken += 1;
+                quick.text = text.clone();
+                let full = full.unwrap_or_else(|e| panic!("{text}\n{e:?}"));
+                assert_eq!(seen(&quick), seen(&full), "{text}");
+            }
+        }
+        // Most mutations break the document; enough of them do not.
+        assert!(taken > 100, "{taken}");
+    }
+
+    #[test]
     fn what_a_full_parse_refuses_is_refused() {
         let deep = format!("{{\"Other\": {}1{}}}", "[".repeat(200), "]".repeat(200));
         let docs = [
