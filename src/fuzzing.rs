@@ -171,9 +171,15 @@ pub fn root_pem(data: &[u8]) {
 
 /// The token cache file: parse, every lookup, a save, and a rewrite.
 pub fn token_cache(data: &[u8]) {
+    // A document is read exactly when serde_json reads it as an object:
+    // the quick reading must neither refuse a file nor take one it cannot
+    // rewrite.
+    let object = serde_json::from_slice::<serde_json::Value>(data).is_ok_and(|v| v.is_object());
     let Ok(mut doc) = CacheDoc::parse(data) else {
+        assert!(!object, "a JSON object was refused as a token cache");
         return;
     };
+    assert!(object, "a token cache was read from what is no JSON object");
     let app = AppScope {
         client_id: "11111111-2222-3333-4444-555555555555",
         environment: "login.microsoftonline.com",

@@ -78,6 +78,7 @@ mod json;
 mod oauth;
 mod refresh_ahead;
 mod request;
+mod roots;
 mod sanitize;
 mod secret;
 mod silent;
@@ -98,6 +99,7 @@ pub use dpop::ResourceHeaders;
 #[cfg(feature = "dpop")]
 pub use dpop::{DpopKey, DpopSigner};
 pub use error::{Error, ErrorKind, ServiceError};
+pub use roots::check_root_certificates_pem;
 pub use secret::{AccessToken, AuthorizationHeader, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;
 pub use token::{Account, Token};

@@ -132,8 +132,7 @@ pub(crate) fn acquire(
             let mut token = redeem(ctx, &endpoints, &refresh, &scopes, claims.as_deref())?;
             same_user(&token, &hid)?;
             if token.account().is_none() {
-                let known = doc.accounts(&app).into_iter().find(|a| a.home_account_id() == hid);
-                token.keep_account(known);
+                token.keep_account(doc.account(&app, &hid));
             }
             Ok(Fetched::Issued {
                 token,

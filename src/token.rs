@@ -1,11 +1,12 @@
 //! The token answer: tokens, their expiry, and the account they belong to.
 
 use crate::error::Error;
-use crate::json::{Object, base64url_decode};
+use crate::json::{Object, ObjectOnly, ReadMembers, Scalar, base64url_decode};
 use crate::refresh_ahead;
 use crate::sanitize::printable;
 use crate::secret::{AccessToken, AuthorizationHeader, IdToken, RefreshToken};
 use log::warn;
+use serde::de::{DeserializeSeed, MapAccess};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -300,8 +301,8 @@ impl Account {
         Account {
             // The cache file may hold what another program wrote: shown
             // names are made printable again.
-            username: printable(&username),
-            name: name.map(|n| printable(&n)),
+            username: shown(username),
+            name: name.map(shown),
             oid,
             tid,
             home_account_id,
@@ -316,13 +317,14 @@ impl Account {
         client_info: Option<&str>,
         environment: &str,
     ) -> Option<Account> {
-        let claims = id_token.and_then(|t| match decode_jwt_claims(t.secret()) {
-            Ok(claims) => Some(claims),
-            Err(e) => {
+        let claims = match id_token.map(|t| IdClaims::decode(t.secret())) {
+            Some(Ok(claims)) => claims,
+            Some(Err(e)) => {
                 warn!("ignoring an id_token that cannot be decoded: {e:#}");
-                None
+                IdClaims::default()
             }
-        });
+            None => IdClaims::default(),
+        };
         let home_from_info = client_info.and_then(|info| match decode_client_info(info) {
             Ok(home) => Some(home),
             Err(e) => {
@@ -330,29 +332,108 @@ impl Account {
                 None
             }
         });
-        let claim = |key: &str| {
-            claims
-                .as_ref()
-                .and_then(|c| c.str(key).ok().flatten())
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let sub = claim("sub");
-        let home_account_id = home_from_info.or_else(|| sub.clone())?;
-        let username = claim("preferred_username")
-            .or_else(|| claim("upn"))
-            .or_else(|| claim("email"))
-            .or(sub)
+        let home_account_id = home_from_info.or_else(|| claims.sub.clone())?;
+        let username = claims
+            .username()
+            .or(claims.sub.as_deref())
             .unwrap_or_default();
         Some(Account {
             // Names are shown ("signed in as ..."): no terminal escapes.
-            username: printable(&username),
-            name: claim("name").map(|n| printable(&n)),
-            oid: claim("oid"),
-            tid: claim("tid"),
+            username: printable(username),
+            name: claims.name.as_deref().map(printable),
+            oid: claims.oid,
+            tid: claims.tid,
             home_account_id,
             environment: environment.to_string(),
         })
+    }
+}
+
+/// The claims of an id_token that say whose account it is; each is kept
+/// only when it is a string that is not empty. Read without building the
+/// rest of the payload: the token cache decodes one per account it lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IdClaims {
+    pub sub: Option<String>,
+    pub preferred_username: Option<String>,
+    pub upn: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub oid: Option<String>,
+    pub tid: Option<String>,
+}
+
+impl IdClaims {
+    /// The claims of a JWT, signature unchecked (see [`decode_jwt_claims`]).
+    pub fn decode(jwt: &str) -> Result<IdClaims, Error> {
+        #[cfg(test)]
+        DECODED.with(|count| count.set(count.get() + 1));
+        let json = jwt_payload(jwt)?;
+        let mut reader = serde_json::Deserializer::from_slice(&json);
+        let claims = ObjectOnly(ClaimMembers)
+            .deserialize(&mut reader)
+            .and_then(|claims| reader.end().map(|()| claims));
+        match claims {
+            Ok(Some(claims)) => Ok(claims),
+            Ok(None) => Err(Error::invalid(
+                "the id_token claims is JSON but not an object",
+            )),
+            Err(e) => Err(Error::invalid("the id_token claims is not valid JSON").with_source(e)),
+        }
+    }
+
+    /// The sign-in name: `preferred_username`, else `upn`, else `email`.
+    pub fn username(&self) -> Option<&str> {
+        self.preferred_username
+            .as_deref()
+            .or(self.upn.as_deref())
+            .or(self.email.as_deref())
+    }
+}
+
+// How many id_tokens this thread decoded: tests count them.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+struct ClaimMembers;
+
+impl<'de> ReadMembers<'de> for ClaimMembers {
+    type Out = IdClaims;
+
+    fn read<A: MapAccess<'de>>(self, mut members: A) -> Result<IdClaims, A::Error> {
+        let mut claims = IdClaims::default();
+        while let Some(name) = members.next_key::<Scalar<'de>>()? {
+            let value = members.next_value::<Scalar<'de>>()?;
+            let slot = match name.as_str().unwrap_or_default() {
+                "sub" => &mut claims.sub,
+                "preferred_username" => &mut claims.preferred_username,
+                "upn" => &mut claims.upn,
+                "email" => &mut claims.email,
+                "name" => &mut claims.name,
+                "oid" => &mut claims.oid,
+                "tid" => &mut claims.tid,
+                _ => continue,
+            };
+            // The last of repeated members counts, as in a full parse.
+            *slot = value.as_str().filter(|v| !v.is_empty()).map(str::to_string);
+        }
+        Ok(claims)
+    }
+}
+
+/// A name from the cache made printable; most are plain ASCII already,
+/// which a file of a thousand accounts should not pay a character-by-character
+/// rewrite for.
+fn shown(name: String) -> String {
+    if name.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        match name.trim() {
+            trimmed if trimmed.len() == name.len() => name,
+            trimmed => trimmed.to_string(),
+        }
+    } else {
+        printable(&name)
     }
 }
 
@@ -369,6 +450,11 @@ fn is_b64token(token: &str) -> bool {
 /// The claims of a JWT, without checking its signature: a public client
 /// received it directly from the token endpoint over TLS, as MSAL reasons.
 pub(crate) fn decode_jwt_claims(jwt: &str) -> Result<Object, Error> {
+    Object::parse(&jwt_payload(jwt)?, "id_token claims")
+}
+
+/// The decoded payload of a JWT: its JSON text.
+fn jwt_payload(jwt: &str) -> Result<Vec<u8>, Error> {
     let mut parts = jwt.split('.');
     let payload = match (parts.next(), parts.next()) {
         (Some(_header), Some(payload)) => payload,
@@ -378,9 +464,7 @@ pub(crate) fn decode_jwt_claims(jwt: &str) -> Result<Object, Error> {
             ));
         }
     };
-    let json = base64url_decode(payload)
-        .ok_or_else(|| Error::invalid("the id_token payload is not base64url"))?;
-    Object::parse(&json, "id_token claims")
+    base64url_decode(payload).ok_or_else(|| Error::invalid("the id_token payload is not base64url"))
 }
 
 /// `client_info` is base64url JSON `{"uid": …, "utid": …}`; gives `uid.utid`.
@@ -485,6 +569,38 @@ mod tests {
                 SystemTime::UNIX_EPOCH + Duration::from_secs(600)
             );
         }
+    }
+
+    #[test]
+    fn id_claims_are_read_leniently_and_errors_say_why() {
+        let jwt = |payload: &str| format!("h.{}.s", b64(payload));
+        let claims = IdClaims::decode(&jwt(
+            r#"{"sub":"s","upn":"u@x","email":"","name":7,"oid":null,"tid":"t","tid":"t2",
+                "roles":["a",{"b":1}],"exp":1.5e9,"nested":{"name":"no"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            claims,
+            IdClaims {
+                sub: Some("s".into()),
+                upn: Some("u@x".into()),
+                tid: Some("t2".into()),
+                ..IdClaims::default()
+            }
+        );
+        assert_eq!(claims.username(), Some("u@x"));
+        for (payload, why) in [
+            ("[1]", "not an object"),
+            ("\"x\"", "not an object"),
+            ("{\"a\": 1", "not valid JSON"),
+            ("{\"a\": \"\\ud800\"}", "not valid JSON"),
+            ("{} {}", "not valid JSON"),
+        ] {
+            let e = IdClaims::decode(&jwt(payload)).unwrap_err();
+            assert!(e.to_string().contains(why), "{payload}: {e}");
+        }
+        assert!(IdClaims::decode("no-dots").is_err());
+        assert!(IdClaims::decode("h.@@@.s").is_err());
     }
 
     #[test]

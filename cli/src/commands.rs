@@ -250,16 +250,19 @@ fn client(args: &Args) -> Result<PublicClient, Failure> {
         .authority(authority(args)?)
         .display(StdoutDisplay::new().qr(args.qr))
         .client_capabilities(args.capabilities.iter().cloned());
+    let mut ca = None;
     if let Some(path) = &args.ca_file {
         let pem = ca_file::read(path).map_err(Failure::usage)?;
-        check_roots(path, &pem)?;
-        builder = builder.root_certificates_pem(pem);
+        builder = builder.root_certificates_pem(&pem);
+        ca = Some((path, pem));
     }
     builder = with_dpop(builder, args, cache.path())?;
-    let app = builder
-        .token_cache(cache)
-        .build()
-        .map_err(|e| Failure::from_error(&e))?;
+    let app = builder.token_cache(cache).build().map_err(|e| {
+        // The bundle is looked at again only when the build failed: if it
+        // is the cause, the message names the flag.
+        ca.and_then(|(path, pem)| check_roots(path, &pem).err())
+            .unwrap_or_else(|| Failure::from_error(&e))
+    })?;
     if let Some(thumbprint) = app.dpop_thumbprint() {
         log::info!("DPoP key thumbprint {thumbprint}");
     }
@@ -299,12 +302,11 @@ fn with_dpop(
 }
 
 /// A PEM file without a usable certificate is reported with the flag that
-/// named it: the library's message speaks of "the PEM bundle".
+/// named it: the library's message speaks of "the PEM bundle". Checked
+/// without building a client, and only after a build failed, so that a
+/// good bundle is parsed once.
 fn check_roots(path: &std::path::Path, pem: &[u8]) -> Result<(), Failure> {
-    PublicClient::builder("devicecode")
-        .no_proxy()
-        .only_root_certificates_pem(pem)
-        .build()
+    devicecode::check_root_certificates_pem(pem)
         .map(drop)
         .map_err(|e| {
             let shown = escape(&path.to_string_lossy());

@@ -6,8 +6,11 @@
 //! token cache schema, so a file we write can be read by MSAL (Python, .NET,
 //! Node, the Azure CLI) and theirs by us.
 
+mod edit;
 mod file;
+mod index;
 mod lock;
+mod scan;
 pub(crate) mod schema;
 
 pub use file::FileCache;
@@ -549,7 +552,7 @@ impl Cache {
             None => (Loaded::Doc(CacheDoc::default()), 0),
             Some(bytes) => {
                 let size = bytes.len() as u64;
-                match CacheDoc::parse(&bytes) {
+                match CacheDoc::from_bytes(bytes) {
                     Ok(doc) => (Loaded::Doc(doc), size),
                     Err(reason) => (Loaded::Unreadable(reason), size),
                 }

@@ -1,37 +1,55 @@
 //! MSAL's unified token cache schema: the one JSON document every cache
-//! backend stores, its keys and entries, and the lookups silent sign-in needs.
+//! backend stores, and the lookups silent sign-in needs.
 //!
-//! The document is kept as parsed JSON rather than typed structs so that
-//! sections, entries and fields we do not know survive a rewrite: the file is
-//! shared with MSAL Python, .NET, Node and the Azure CLI.
+//! A document is read once into views of the entries lookups need (see
+//! `index`); it becomes a whole tree only when it is changed (see `edit`),
+//! so that sections, entries and fields we do not know survive a rewrite:
+//! the file is shared with MSAL Python, .NET, Node and the Azure CLI.
 
+use super::edit;
+use super::index::{EntryRef, Indexed, Section, Unreadable};
 use crate::authority::OIDC_SCOPES;
-use crate::json::Object;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
-use crate::token::{Account, Token, decode_jwt_claims};
+use crate::token::{Account, Token};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const ACCESS_TOKEN: &str = "AccessToken";
-const REFRESH_TOKEN: &str = "RefreshToken";
-/// Our field on access and refresh token entries: the thumbprint of the DPoP
-/// key they are bound to. MSAL has none and keeps fields it does not know.
-const DPOP_BINDING: &str = "dpop_jkt";
-const ID_TOKEN: &str = "IdToken";
-const ACCOUNT: &str = "Account";
-const APP_METADATA: &str = "AppMetadata";
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 /// An access token with less than this left is not handed out (MSAL's rule):
 /// the caller needs time to use it.
 pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(300);
 
-type Entry = Map<String, Value>;
-
 /// The whole cache document.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct CacheDoc {
-    root: Map<String, Value>,
+    /// The text and the views lookups read: as loaded, or, after a change,
+    /// made from `tree` when a lookup first needs them.
+    read: OnceLock<Indexed>,
+    /// The whole document, from the first change on (then it is the truth
+    /// and `read` is derived from it).
+    tree: Option<Map<String, Value>>,
+}
+
+impl Default for CacheDoc {
+    fn default() -> Self {
+        CacheDoc {
+            read: OnceLock::new(),
+            tree: Some(Map::new()),
+        }
+    }
+}
+
+/// Never the contents: they are secrets.
+impl fmt::Debug for CacheDoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheDoc")
+            .field("entries", &self.indexed().entries())
+            .field("changed", &self.tree.is_some())
+            .finish()
+    }
 }
 
 /// The application and place the tokens belong to.
@@ -62,14 +80,14 @@ impl AppScope<'_> {
     }
 
     /// Realms a cached access token of `hid` may be stored under.
-    fn realm_matches(&self, doc: &CacheDoc, hid: &str, realm: &str) -> bool {
+    fn realm_matches(&self, doc: &Indexed, hid: &str, realm: &str) -> bool {
         match self.tenant {
             None => true,
             Some(tenant) if realm.eq_ignore_ascii_case(tenant) => true,
-            Some(tenant) if is_domain(tenant) => doc.section(ACCOUNT).any(|(_, a)| {
-                text(a, "home_account_id") == hid
-                    && text(a, "environment") == self.environment
-                    && text(a, "realm").eq_ignore_ascii_case(realm)
+            Some(tenant) if is_domain(tenant) => doc.section(Section::Account).any(|a| {
+                a.home_account_id() == hid
+                    && a.environment() == self.environment
+                    && a.realm().eq_ignore_ascii_case(realm)
             }),
             Some(_) => false,
         }
@@ -90,13 +108,6 @@ pub(crate) struct Wanted<'a> {
     pub home_account_id: &'a str,
 }
 
-/// A refresh token to save, with what is saved beside it.
-struct SavedRefresh<'a> {
-    secret: &'a RefreshToken,
-    family_id: Option<&'a str>,
-    dpop_thumbprint: Option<&'a str>,
-}
-
 /// A refresh token found in the cache, and where it lives.
 #[derive(Debug)]
 pub(crate) struct CachedRefresh {
@@ -109,56 +120,72 @@ pub(crate) struct CachedRefresh {
 impl CacheDoc {
     /// Reads a cache document. Empty or unparsable bytes are an error (the
     /// caller decides what to do with the file); the message says why.
+    #[cfg(any(test, feature = "__fuzz"))]
     pub fn parse(bytes: &[u8]) -> Result<CacheDoc, String> {
+        Self::from_bytes(bytes.to_vec())
+    }
+
+    /// As [`parse`](Self::parse), keeping `bytes` as the document's text
+    /// (a file of a thousand accounts is megabytes: no copy).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<CacheDoc, String> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err("it is empty (a write was interrupted, or it was truncated)".into());
         }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(root)) => Ok(CacheDoc { root }),
-            Ok(_) => Err("it is JSON but not an object".into()),
-            Err(e) => Err(format!("it is not valid JSON ({e})")),
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => return Err(not_json(e.as_bytes())),
+        };
+        match Indexed::parse(text) {
+            Ok(indexed) => Ok(CacheDoc {
+                read: OnceLock::from(indexed),
+                tree: None,
+            }),
+            Err(Unreadable::NotObject) => Err("it is JSON but not an object".into()),
+            Err(Unreadable::NotJson(e)) => Err(format!("it is not valid JSON ({e})")),
         }
     }
 
     /// The document as MSAL writes it (4-space indentation).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4096);
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-        // Serialising a map of JSON values into a Vec cannot fail.
-        if serde::Serialize::serialize(&self.root, &mut serializer).is_err() {
-            out.clear();
+        match &self.tree {
+            Some(tree) => pretty(tree),
+            // Unchanged: rewritten all the same, in the layout MSAL writes.
+            None => match serde_json::from_str::<Map<String, Value>>(self.indexed().text()) {
+                Ok(tree) => pretty(&tree),
+                // Cannot happen (the text was read as strictly); if it did,
+                // the text as it was beats losing it.
+                Err(_) => self.indexed().text().as_bytes().to_vec(),
+            },
         }
-        out
     }
 
-    fn section(&self, name: &str) -> impl Iterator<Item = (&String, &Entry)> {
-        self.root
-            .get(name)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, value)| Some((key, value.as_object()?)))
+    fn indexed(&self) -> &Indexed {
+        self.read.get_or_init(|| {
+            let tree = self.tree.as_ref().map(pretty).unwrap_or_default();
+            String::from_utf8(tree)
+                .ok()
+                .and_then(|text| Indexed::parse(text).ok())
+                .unwrap_or_default()
+        })
     }
 
-    /// The section, made when missing. A section that is not an object is not
-    /// ours to repair: it is replaced only if we must write into it.
-    fn section_mut(&mut self, name: &str) -> &mut Map<String, Value> {
-        object_in(self.root.entry(name).or_insert(Value::Null))
-    }
-
-    /// An entry to update in place (so fields other MSAL versions wrote stay).
-    fn entry_mut(&mut self, section: &str, key: String) -> &mut Entry {
-        object_in(self.section_mut(section).entry(key).or_insert(Value::Null))
-    }
-
-    fn remove_where(&mut self, name: &str, doomed: impl Fn(&Entry) -> bool) -> usize {
-        let Some(section) = self.root.get_mut(name).and_then(Value::as_object_mut) else {
-            return 0;
-        };
-        let before = section.len();
-        section.retain(|_, value| !value.as_object().is_some_and(&doomed));
-        before - section.len()
+    /// The whole document, to change it; the views lookups read are made
+    /// again from it when next needed. `None` if the text cannot be built
+    /// into a tree, which its strict reading rules out: then nothing changes.
+    fn tree_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        if self.tree.is_none() {
+            match serde_json::from_str(self.indexed().text()) {
+                Ok(tree) => self.tree = Some(tree),
+                Err(e) => {
+                    log::error!(
+                        "the token cache could not be read for a change ({e}); it is left as it was"
+                    );
+                    return None;
+                }
+            }
+        }
+        self.read = OnceLock::new();
+        self.tree.as_mut()
     }
 
     /// A cached access token for `wanted` with at least [`MIN_LIFETIME`] left
@@ -169,49 +196,48 @@ impl CacheDoc {
         wanted: &Wanted<'_>,
         now: SystemTime,
     ) -> Option<Token> {
+        let doc = self.indexed();
         let needed = match_scopes(wanted.scopes);
-        let (_, entry) = self
-            .section(ACCESS_TOKEN)
-            .filter(|(_, e)| {
+        let entry = doc
+            .section(Section::AccessToken)
+            .filter(|e| {
                 owned_by(e, app, wanted.home_account_id)
-                    && app.realm_matches(self, wanted.home_account_id, text(e, "realm"))
-                    && covers(text(e, "target"), &needed)
+                    && app.realm_matches(doc, wanted.home_account_id, e.realm())
+                    && covers(e.target(), &needed)
             })
-            .filter(|(_, e)| time(e, "expires_on").is_some_and(|at| at >= now + MIN_LIFETIME))
-            .max_by_key(|(_, e)| time(e, "expires_on"))?;
-        Some(self.token_from(app, wanted.home_account_id, entry))
+            .filter(|e| {
+                let least = now.checked_add(MIN_LIFETIME);
+                time(e.expires_on()).is_some_and(|at| least.is_some_and(|least| at >= least))
+            })
+            .max_by_key(|e| time(e.expires_on()))?;
+        Some(self.token_from(app, wanted.home_account_id, &entry))
     }
 
-    fn token_from(&self, app: &AppScope<'_>, hid: &str, at: &Entry) -> Token {
-        let realm = text(at, "realm");
+    fn token_from(&self, app: &AppScope<'_>, hid: &str, at: &EntryRef<'_>) -> Token {
+        let doc = self.indexed();
         let refresh = self.refresh_tokens(app, hid).into_iter().next();
-        let id_token = self
-            .section(ID_TOKEN)
-            .find(|(_, e)| owned_by(e, app, hid) && text(e, "realm").eq_ignore_ascii_case(realm))
-            .map(|(_, e)| IdToken::new(text(e, "secret")));
-        let account = self.account_entry(app, hid, realm, id_token.as_ref());
-        let scopes = text(at, "target")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let id_token = doc
+            .section(Section::IdToken)
+            .find(|e| owned_by(e, app, hid) && e.realm().eq_ignore_ascii_case(at.realm()));
+        let account = account_entry(doc, app, hid, at.realm(), id_token.as_ref());
+        let scopes = at.target().split_whitespace().map(str::to_string).collect();
         let epoch = SystemTime::UNIX_EPOCH;
-        let expires_at = time(at, "expires_on").unwrap_or(epoch);
         let mut token = Token::from_cache(
-            AccessToken::new(text(at, "secret")),
-            match text(at, "token_type") {
+            AccessToken::new(at.secret()),
+            match at.token_type() {
                 "" => "Bearer",
                 other => other,
             },
-            expires_at,
-            time(at, "extended_expires_on"),
-            time(at, "refresh_on"),
-            time(at, "cached_at").unwrap_or(epoch),
+            time(at.expires_on()).unwrap_or(epoch),
+            time(at.extended_expires_on()),
+            time(at.refresh_on()),
+            time(at.cached_at()).unwrap_or(epoch),
             scopes,
             refresh.map(|r| r.secret),
-            id_token,
+            id_token.map(|e| IdToken::new(e.secret())),
             account,
         );
-        match text(at, DPOP_BINDING) {
+        match at.dpop_jkt() {
             "" => {}
             jkt => token.bind_dpop(jkt),
         }
@@ -221,34 +247,32 @@ impl CacheDoc {
     /// Refresh tokens usable for the account, best first: the app's own,
     /// newest first, then family (FOCI) tokens when the app is in the family.
     pub fn refresh_tokens(&self, app: &AppScope<'_>, hid: &str) -> Vec<CachedRefresh> {
-        let in_family = self.section(APP_METADATA).any(|(_, e)| {
-            text(e, "client_id") == app.client_id
-                && text(e, "environment") == app.environment
-                && text(e, "family_id") == "1"
+        let doc = self.indexed();
+        let in_family = doc.section(Section::AppMetadata).any(|e| {
+            e.client_id() == app.client_id
+                && e.environment() == app.environment
+                && e.family_id() == "1"
         });
-        let mut found: Vec<(bool, u64, &String, &Entry)> = self
-            .section(REFRESH_TOKEN)
-            .filter(|(_, e)| {
-                text(e, "home_account_id") == hid
-                    && text(e, "environment") == app.environment
-                    && !text(e, "secret").is_empty()
+        let mut found: Vec<(bool, u64, EntryRef<'_>)> = doc
+            .section(Section::RefreshToken)
+            .filter(|e| {
+                e.home_account_id() == hid
+                    && e.environment() == app.environment
+                    && !e.secret().is_empty()
             })
-            .filter_map(|(key, e)| {
-                let own = text(e, "client_id") == app.client_id;
-                let family = in_family && text(e, "family_id") == "1";
-                (own || family).then(|| {
-                    let modified = seconds(e, "last_modification_time").unwrap_or(0);
-                    (own, modified, key, e)
-                })
+            .filter_map(|e| {
+                let own = e.client_id() == app.client_id;
+                let family = in_family && e.family_id() == "1";
+                (own || family).then(|| (own, e.last_modification_time().unwrap_or(0), e))
             })
             .collect();
         found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
         found
             .into_iter()
-            .map(|(_, _, key, e)| CachedRefresh {
-                key: key.clone(),
-                secret: RefreshToken::new(text(e, "secret")),
-                dpop_thumbprint: Some(text(e, DPOP_BINDING))
+            .map(|(_, _, e)| CachedRefresh {
+                key: e.key().to_string(),
+                secret: RefreshToken::new(e.secret()),
+                dpop_thumbprint: Some(e.dpop_jkt())
                     .filter(|t| !t.is_empty())
                     .map(str::to_string),
             })
@@ -258,114 +282,117 @@ impl CacheDoc {
     /// The accounts that hold tokens of this application, one per home
     /// account id, ordered by username.
     pub fn accounts(&self, app: &AppScope<'_>) -> Vec<Account> {
-        let mut hids: Vec<&str> = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
-            .iter()
-            .flat_map(|section| self.section(section))
-            .filter(|(_, e)| {
-                text(e, "client_id") == app.client_id && text(e, "environment") == app.environment
-            })
-            .map(|(_, e)| text(e, "home_account_id"))
-            .filter(|hid| !hid.is_empty())
-            .collect();
-        hids.sort_unstable();
-        hids.dedup();
+        let doc = self.indexed();
+        let mine =
+            |e: &EntryRef<'_>| e.client_id() == app.client_id && e.environment() == app.environment;
         // One pass over each section, not one per account: a file of a
         // thousand accounts must not cost a million comparisons.
-        let mut id_tokens: HashMap<&str, &Entry> = HashMap::with_capacity(hids.len());
-        for (_, e) in self.section(ID_TOKEN) {
-            if text(e, "client_id") == app.client_id && text(e, "environment") == app.environment {
-                id_tokens.entry(text(e, "home_account_id")).or_insert(e);
-            }
-        }
         let realm = app.realm(None);
-        let mut entries: HashMap<&str, AccountEntries<'_>> = HashMap::with_capacity(hids.len());
-        for (_, e) in self.section(ACCOUNT) {
-            if text(e, "environment") == app.environment {
+        let mut entries: IdMap<'_, AccountEntries<'_>> =
+            IdMap::with_capacity_and_hasher(doc.len(Section::Account), Default::default());
+        for e in doc.section(Section::Account) {
+            if e.environment() == app.environment {
                 entries
-                    .entry(text(e, "home_account_id"))
+                    .entry(e.home_account_id())
                     .or_default()
                     .offer(e, &realm);
             }
         }
-        let mut accounts: Vec<Account> = hids
-            .into_iter()
-            .filter_map(|hid| {
-                let entry = entries.get(hid)?.best()?;
-                let id_token = id_tokens.get(hid).map(|e| text(e, "secret"));
-                Some(account_of(entry, app.environment, hid, id_token))
+        let mut id_tokens: IdMap<'_, EntryRef<'_>> =
+            IdMap::with_capacity_and_hasher(doc.len(Section::IdToken), Default::default());
+        for e in doc.section(Section::IdToken).filter(mine) {
+            id_tokens.entry(e.home_account_id()).or_insert(e);
+        }
+        // Listed: accounts that hold a token of the application.
+        for e in [
+            Section::AccessToken,
+            Section::RefreshToken,
+            Section::IdToken,
+        ]
+        .into_iter()
+        .flat_map(|section| doc.section(section))
+        .filter(mine)
+        {
+            if let Some(account) = entries.get_mut(e.home_account_id()) {
+                account.holds_tokens = true;
+            }
+        }
+        let mut accounts: Vec<Account> = entries
+            .iter()
+            .filter(|(hid, found)| found.holds_tokens && !hid.is_empty())
+            .filter_map(|(hid, found)| {
+                Some(account_of(
+                    &found.best()?,
+                    app.environment,
+                    hid,
+                    id_tokens.get(hid),
+                ))
             })
             .collect();
-        accounts.sort_by(|a, b| a.username().cmp(b.username()));
+        // Account ids are unique: an unstable sort orders as a stable one.
+        accounts.sort_unstable_by(|a, b| {
+            (a.username(), a.home_account_id()).cmp(&(b.username(), b.home_account_id()))
+        });
         accounts
+    }
+
+    /// The account `hid` if it holds tokens of this application: the one
+    /// [`accounts`](Self::accounts) lists, without making the others.
+    pub fn account(&self, app: &AppScope<'_>, hid: &str) -> Option<Account> {
+        let doc = self.indexed();
+        let mine = |e: &EntryRef<'_>| {
+            e.client_id() == app.client_id
+                && e.environment() == app.environment
+                && e.home_account_id() == hid
+        };
+        let holds_tokens = [
+            Section::AccessToken,
+            Section::RefreshToken,
+            Section::IdToken,
+        ]
+        .into_iter()
+        .flat_map(|section| doc.section(section))
+        .any(|e| mine(&e));
+        if hid.is_empty() || !holds_tokens {
+            return None;
+        }
+        let id_token = doc.section(Section::IdToken).find(mine);
+        account_entry(doc, app, hid, &app.realm(None), id_token.as_ref())
     }
 
     /// Every account in the document, whatever application signed it in:
     /// one per home account id and environment, ordered by username.
     pub fn all_accounts(&self) -> Vec<Account> {
+        let doc = self.indexed();
         // The first id_token of each account, whichever application got it.
-        let mut id_tokens: HashMap<(&str, &str), &Entry> = HashMap::new();
-        for (_, t) in self.section(ID_TOKEN) {
-            let key = (text(t, "home_account_id"), text(t, "environment"));
-            id_tokens.entry(key).or_insert(t);
+        let mut id_tokens: HashMap<(&str, &str), EntryRef<'_>> = HashMap::new();
+        for t in doc.section(Section::IdToken) {
+            id_tokens
+                .entry((t.home_account_id(), t.environment()))
+                .or_insert(t);
         }
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         let mut accounts = Vec::new();
-        for (_, e) in self.section(ACCOUNT) {
-            let (hid, env) = (text(e, "home_account_id"), text(e, "environment"));
+        for e in doc.section(Section::Account) {
+            let (hid, env) = (e.home_account_id(), e.environment());
             // The first entry of an account is the one in its own realm.
             if hid.is_empty() || !seen.insert((hid, env)) {
                 continue;
             }
-            let id_token = id_tokens.get(&(hid, env)).map(|t| text(t, "secret"));
-            accounts.push(account_of(e, env, hid, id_token));
+            accounts.push(account_of(&e, env, hid, id_tokens.get(&(hid, env))));
         }
         accounts.sort_by(|a, b| a.username().cmp(b.username()));
         accounts
     }
 
-    /// Deletes every credential and account entry of the account, for every
-    /// application. Returns how many entries were removed.
-    pub fn remove_account_everywhere(&mut self, hid: &str, environment: &str) -> usize {
-        [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN, ACCOUNT]
-            .iter()
-            .map(|section| {
-                self.remove_where(section, |e| {
-                    text(e, "home_account_id") == hid && text(e, "environment") == environment
-                })
-            })
-            .sum()
-    }
-
     /// Whether tokens without an account (from a server that sends no
     /// id_token) are cached for the application.
     pub fn has_anonymous_tokens(&self, app: &AppScope<'_>) -> bool {
-        [ACCESS_TOKEN, REFRESH_TOKEN]
-            .iter()
-            .flat_map(|section| self.section(section))
-            .any(|(_, e)| owned_by(e, app, ""))
-    }
-
-    /// The account of `hid`, from its Account entry (the one in `realm` if
-    /// there are several) and the claims of its id_token.
-    fn account_entry(
-        &self,
-        app: &AppScope<'_>,
-        hid: &str,
-        realm: &str,
-        id_token: Option<&IdToken>,
-    ) -> Option<Account> {
-        let mut entries = AccountEntries::default();
-        for (_, e) in self.section(ACCOUNT) {
-            if text(e, "home_account_id") == hid && text(e, "environment") == app.environment {
-                entries.offer(e, realm);
-            }
-        }
-        Some(account_of(
-            entries.best()?,
-            app.environment,
-            hid,
-            id_token.map(IdToken::secret),
-        ))
+        let doc = self.indexed();
+        [Section::AccessToken, Section::RefreshToken]
+            .into_iter()
+            .flat_map(|section| doc.section(section))
+            .any(|e| owned_by(&e, app, ""))
     }
 
     /// Stores what a sign-in or a refresh returned. `replaces` is the key of
@@ -379,241 +406,147 @@ impl CacheDoc {
         grant: &str,
         now: SystemTime,
     ) {
-        let account = token.account();
-        let hid = account.map_or("", Account::home_account_id);
-        let env = app.environment;
-        let cid = app.client_id;
-        let realm = app.realm(account);
-        let target = target_of(token.scopes());
-
-        // An access token is keyed by its target, as MSAL keys it: tokens for
-        // other scope sets of the account stay side by side, and only an entry
-        // with the same key is replaced (by the insert below). This app's
-        // expired tokens are of no use to anyone and would only grow the file.
-        self.remove_where(ACCESS_TOKEN, |e| {
-            text(e, "client_id") == cid && time(e, "expires_on").is_none_or(|at| at <= now)
-        });
-        let mut at = Entry::new();
-        put(&mut at, "credential_type", "AccessToken");
-        put(&mut at, "secret", token.access_token().secret());
-        put(&mut at, "home_account_id", hid);
-        put(&mut at, "environment", env);
-        put(&mut at, "client_id", cid);
-        put(&mut at, "target", &target);
-        put(&mut at, "realm", &realm);
-        put(&mut at, "token_type", token.token_type());
-        if let Some(jkt) = token.dpop_thumbprint() {
-            put(&mut at, DPOP_BINDING, jkt);
+        if let Some(tree) = self.tree_mut() {
+            edit::save(tree, app, token, replaces, grant, now);
         }
-        put(&mut at, "cached_at", &epoch(token.received_at()));
-        put(&mut at, "expires_on", &epoch(token.expires_at()));
-        put(
-            &mut at,
-            "extended_expires_on",
-            &epoch(token.ext_expires_at().unwrap_or(token.expires_at())),
-        );
-        if let Some(refresh_on) = token.refresh_at() {
-            put(&mut at, "refresh_on", &epoch(refresh_on));
-        }
-        let key = access_token_key(hid, env, cid, &realm, &target, token.token_type());
-        self.section_mut(ACCESS_TOKEN)
-            .insert(key, Value::Object(at));
-
-        if let Some(refresh) = token.refresh_token() {
-            let saved = SavedRefresh {
-                secret: refresh,
-                family_id: token.family_id(),
-                dpop_thumbprint: token.dpop_thumbprint(),
-            };
-            self.save_refresh_token(app, hid, &target, &saved, replaces, now);
-        }
-
-        if let Some(id_token) = token.id_token() {
-            let mut entry = Entry::new();
-            put(&mut entry, "credential_type", "IdToken");
-            put(&mut entry, "secret", id_token.secret());
-            put(&mut entry, "home_account_id", hid);
-            put(&mut entry, "environment", env);
-            put(&mut entry, "realm", &realm);
-            put(&mut entry, "client_id", cid);
-            let key = msal_key(&[hid, env, "idtoken", cid, &realm, ""]);
-            self.section_mut(ID_TOKEN).insert(key, Value::Object(entry));
-        }
-
-        if let Some(account) = account {
-            let key = msal_key(&[hid, env, &realm]);
-            let authority_type = if !app.entra {
-                "Generic"
-            } else if realm.eq_ignore_ascii_case("adfs") {
-                "ADFS"
-            } else {
-                "MSSTS"
-            };
-            let entry = self.entry_mut(ACCOUNT, key);
-            put(entry, "home_account_id", hid);
-            put(entry, "environment", env);
-            put(entry, "realm", &realm);
-            put(
-                entry,
-                "local_account_id",
-                account.oid().unwrap_or(account.home_account_id()),
-            );
-            put(entry, "username", account.username());
-            put(entry, "authority_type", authority_type);
-            if !entry.contains_key("account_source") {
-                put(entry, "account_source", grant);
-            }
-        }
-
-        // The only key MSAL does not lower-case.
-        let entry = self.entry_mut(APP_METADATA, format!("appmetadata-{env}-{cid}"));
-        put(entry, "client_id", cid);
-        put(entry, "environment", env);
-        if let Some(family) = token.family_id() {
-            put(entry, "family_id", family);
-        }
-    }
-
-    fn save_refresh_token(
-        &mut self,
-        app: &AppScope<'_>,
-        hid: &str,
-        target: &str,
-        saved: &SavedRefresh<'_>,
-        replaces: Option<&str>,
-        now: SystemTime,
-    ) {
-        let (refresh, family_id) = (saved.secret, saved.family_id);
-        let env = app.environment;
-        let cid = app.client_id;
-        let section = self.section_mut(REFRESH_TOKEN);
-        if let Some(Value::Object(entry)) = replaces.and_then(|key| section.get_mut(key)) {
-            put(entry, "secret", refresh.secret());
-            put(entry, "last_modification_time", &epoch(now));
-            if let Some(family) = family_id {
-                put(entry, "family_id", family);
-            }
-            // The new token's binding, whatever the old one's was.
-            match saved.dpop_thumbprint {
-                Some(jkt) => put(entry, DPOP_BINDING, jkt),
-                None => {
-                    entry.remove(DPOP_BINDING);
-                }
-            }
-            return;
-        }
-        // A new sign-in supersedes this app's older refresh tokens for the
-        // account: Entra's are multi-resource, and a stale one left behind
-        // could be replayed later, which rotating servers punish.
-        section.retain(|_, value| {
-            !value.as_object().is_some_and(|e| {
-                text(e, "home_account_id") == hid
-                    && text(e, "environment") == env
-                    && text(e, "client_id") == cid
-            })
-        });
-        let mut entry = Entry::new();
-        put(&mut entry, "credential_type", "RefreshToken");
-        put(&mut entry, "secret", refresh.secret());
-        put(&mut entry, "home_account_id", hid);
-        put(&mut entry, "environment", env);
-        put(&mut entry, "client_id", cid);
-        put(&mut entry, "target", target);
-        put(&mut entry, "last_modification_time", &epoch(now));
-        if let Some(family) = family_id {
-            put(&mut entry, "family_id", family);
-        }
-        if let Some(jkt) = saved.dpop_thumbprint {
-            put(&mut entry, DPOP_BINDING, jkt);
-        }
-        let key = msal_key(&[hid, env, "refreshtoken", cid, "", target]);
-        section.insert(key, Value::Object(entry));
     }
 
     /// Signs the account out of this application: its access, refresh and id
     /// tokens go, and its Account entry too unless another application still
     /// holds tokens for it. Returns how many entries were removed.
     pub fn remove_account(&mut self, app: &AppScope<'_>, hid: &str) -> usize {
-        let mut removed = 0;
-        for section in [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN] {
-            removed += self.remove_where(section, |e| owned_by(e, app, hid));
-        }
-        let still_used = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
-            .iter()
-            .flat_map(|section| self.section(section))
-            .any(|(_, e)| {
-                text(e, "home_account_id") == hid && text(e, "environment") == app.environment
-            });
-        if !still_used {
-            removed += self.remove_where(ACCOUNT, |e| {
-                text(e, "home_account_id") == hid && text(e, "environment") == app.environment
-            });
-        }
-        removed
+        self.tree_mut()
+            .map_or(0, |tree| edit::remove_account(tree, app, hid))
+    }
+
+    /// Deletes every credential and account entry of the account, for every
+    /// application. Returns how many entries were removed.
+    pub fn remove_account_everywhere(&mut self, hid: &str, environment: &str) -> usize {
+        self.tree_mut().map_or(0, |tree| {
+            edit::remove_account_everywhere(tree, hid, environment)
+        })
     }
 }
 
-/// The object in `slot`; anything else there (null, or a value that is not
-/// an object and that we must write into) is replaced by an empty object.
-fn object_in(slot: &mut Value) -> &mut Map<String, Value> {
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
+/// A map keyed by account id, for the joins of [`CacheDoc::accounts`].
+type IdMap<'a, V> = HashMap<&'a str, V, BuildHasherDefault<IdHasher>>;
+
+/// A multiply-rotate hash (as rustc's FxHash) eight bytes at a time: SipHash
+/// cost a tenth of listing a thousand accounts. It does not resist chosen
+/// collisions, which only a writer of the token file could choose, and such
+/// a writer can do much worse than slow a listing down.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
-    match slot {
-        Value::Object(map) => map,
-        _ => unreachable!("the slot holds an object: it was just made one"),
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let (words, tail) = bytes.as_chunks::<8>();
+        for word in words {
+            self.add(u64::from_le_bytes(*word));
+        }
+        let mut last = [0u8; 8];
+        for (slot, byte) in last.iter_mut().zip(tail) {
+            *slot = *byte;
+        }
+        self.add(u64::from_le_bytes(last) ^ (tail.len() as u64));
     }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The reason bytes that are not UTF-8 are no token cache, in a JSON
+/// parser's words (with the line and column).
+fn not_json(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(bytes) {
+        Err(e) => format!("it is not valid JSON ({e})"),
+        Ok(_) => "it is not valid JSON (it is not UTF-8)".to_string(),
+    }
+}
+
+/// The document in MSAL's layout (4-space indentation).
+fn pretty(tree: &Map<String, Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    // Serialising a map of JSON values into a Vec cannot fail.
+    if serde::Serialize::serialize(tree, &mut serializer).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// The account of `hid`, from its Account entry (the one in `realm` if
+/// there are several) and the claims of its id_token.
+fn account_entry(
+    doc: &Indexed,
+    app: &AppScope<'_>,
+    hid: &str,
+    realm: &str,
+    id_token: Option<&EntryRef<'_>>,
+) -> Option<Account> {
+    let mut entries = AccountEntries::default();
+    for e in doc.section(Section::Account) {
+        if e.home_account_id() == hid && e.environment() == app.environment {
+            entries.offer(e, realm);
+        }
+    }
+    Some(account_of(&entries.best()?, app.environment, hid, id_token))
 }
 
 /// The Account entries of one account, as one pass over the section finds
 /// them: the first in the wanted realm wins, else the first of any realm.
 #[derive(Default)]
 struct AccountEntries<'a> {
-    in_realm: Option<&'a Entry>,
-    first: Option<&'a Entry>,
+    in_realm: Option<EntryRef<'a>>,
+    first: Option<EntryRef<'a>>,
+    /// Whether the account holds tokens of the application.
+    holds_tokens: bool,
 }
 
 impl<'a> AccountEntries<'a> {
-    fn offer(&mut self, entry: &'a Entry, realm: &str) {
-        if self.in_realm.is_none() && text(entry, "realm").eq_ignore_ascii_case(realm) {
+    fn offer(&mut self, entry: EntryRef<'a>, realm: &str) {
+        if self.in_realm.is_none() && entry.realm().eq_ignore_ascii_case(realm) {
             self.in_realm = Some(entry);
         }
         self.first.get_or_insert(entry);
     }
 
-    fn best(&self) -> Option<&'a Entry> {
+    fn best(&self) -> Option<EntryRef<'a>> {
         self.in_realm.or(self.first)
     }
 }
 
 /// An account from its Account entry and the claims of its id_token.
-fn account_of(entry: &Entry, environment: &str, hid: &str, id_token: Option<&str>) -> Account {
-    let claims = id_token.and_then(|t| decode_jwt_claims(t).ok());
-    let claim = |name: &str| {
-        claims
-            .as_ref()
-            .and_then(|c: &Object| c.str(name).ok().flatten())
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
+fn account_of(
+    entry: &EntryRef<'_>,
+    environment: &str,
+    hid: &str,
+    id_token: Option<&EntryRef<'_>>,
+) -> Account {
+    let claims = id_token.and_then(EntryRef::claims);
+    let username = match entry.username() {
+        "" => claims.and_then(|c| c.username()).unwrap_or_default(),
+        name => name,
     };
-    let username = match text(entry, "username") {
-        "" => claim("preferred_username")
-            .or_else(|| claim("upn"))
-            .or_else(|| claim("email"))
-            .unwrap_or_default(),
-        name => name.to_string(),
-    };
-    let oid = Some(text(entry, "local_account_id"))
+    let oid = Some(entry.local_account_id())
         .filter(|v| !v.is_empty())
         .map(str::to_string)
-        .or_else(|| claim("oid"));
-    let tid = claim("tid").or_else(|| {
-        let realm = text(entry, "realm");
+        .or_else(|| claims.and_then(|c| c.oid.clone()));
+    let tid = claims.and_then(|c| c.tid.clone()).or_else(|| {
+        let realm = entry.realm();
         (!realm.is_empty()).then(|| realm.to_string())
     });
     Account::from_parts(
-        username,
-        claim("name"),
+        username.to_string(),
+        claims.and_then(|c| c.name.clone()),
         oid,
         tid,
         hid.to_string(),
@@ -622,54 +555,14 @@ fn account_of(entry: &Entry, environment: &str, hid: &str, id_token: Option<&str
 }
 
 /// Whether a credential entry belongs to this app, place and account.
-fn owned_by(entry: &Entry, app: &AppScope<'_>, hid: &str) -> bool {
-    text(entry, "client_id") == app.client_id
-        && text(entry, "environment") == app.environment
-        && text(entry, "home_account_id") == hid
+fn owned_by(entry: &EntryRef<'_>, app: &AppScope<'_>, hid: &str) -> bool {
+    entry.client_id() == app.client_id
+        && entry.environment() == app.environment
+        && entry.home_account_id() == hid
 }
 
-/// A string field; missing or non-string fields read as empty, so a damaged
-/// entry simply matches nothing.
-fn text<'a>(entry: &'a Entry, name: &str) -> &'a str {
-    entry.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
-/// Epoch seconds, written by MSAL as decimal strings (numbers accepted too).
-fn seconds(entry: &Entry, name: &str) -> Option<u64> {
-    match entry.get(name)? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
-}
-
-fn time(entry: &Entry, name: &str) -> Option<SystemTime> {
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds(entry, name)?))
-}
-
-fn seconds_of(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn epoch(at: SystemTime) -> String {
-    seconds_of(at).to_string()
-}
-
-fn put(entry: &mut Entry, name: &str, value: &str) {
-    entry.insert(name.to_string(), Value::String(value.to_string()));
-}
-
-/// MSAL's key: fields joined with `-`, lower-cased.
-fn msal_key(parts: &[&str]) -> String {
-    parts.join("-").to_lowercase()
-}
-
-/// MSAL's `target`: the scopes sorted and joined with single spaces.
-fn target_of(scopes: &[String]) -> String {
-    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    sorted.join(" ")
+fn time(seconds: Option<u64>) -> Option<SystemTime> {
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds?))
 }
 
 /// Scopes as they are compared: lower-cased, without the OpenID ones, which
@@ -691,26 +584,9 @@ fn covers(target: &str, needed: &[String]) -> bool {
     needed.iter().all(|scope| have.contains(scope))
 }
 
-/// MSAL's access token key. A token type other than Bearer (a DPoP or PoP
-/// token) is a credential of another kind for the same target, so MSAL .NET
-/// appends it; a Bearer key stays exactly MSAL Python's.
-fn access_token_key(
-    hid: &str,
-    env: &str,
-    cid: &str,
-    realm: &str,
-    target: &str,
-    token_type: &str,
-) -> String {
-    if token_type.is_empty() || token_type.eq_ignore_ascii_case("bearer") {
-        msal_key(&[hid, env, "accesstoken", cid, realm, target])
-    } else {
-        msal_key(&[hid, env, "accesstoken", cid, realm, target, token_type])
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::scan;
     use super::*;
 
     const APP: AppScope<'static> = AppScope {
@@ -760,15 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_targets_and_layout_are_msal_s() {
-        assert_eq!(
-            msal_key(&["U.T", "Login.Example", "accesstoken", "CID", "Realm", "b A"]),
-            "u.t-login.example-accesstoken-cid-realm-b a"
-        );
-        assert_eq!(
-            target_of(&["profile".into(), "User.Read".into(), "openid".into()]),
-            "User.Read openid profile"
-        );
+    fn layout_is_msal_s() {
         assert!(covers(
             "User.Read openid profile",
             &match_scopes(&["user.read".into(), "openid".into()])
@@ -777,17 +645,6 @@ mod tests {
         let doc = CacheDoc::parse(br#"{"Other": {"k": {"v": "1"}}}"#).unwrap();
         let text = String::from_utf8(doc.to_bytes()).unwrap();
         assert!(text.contains("\n    \"Other\": {\n        \"k\""), "{text}");
-    }
-
-    #[test]
-    fn times_are_read_from_strings_or_numbers() {
-        let entry: Entry =
-            serde_json::from_str(r#"{"a": "1795478400", "b": 12, "c": "x", "d": -4}"#).unwrap();
-        assert_eq!(seconds(&entry, "a"), Some(1_795_478_400));
-        assert_eq!(seconds(&entry, "b"), Some(12));
-        assert_eq!(seconds(&entry, "c"), None);
-        assert_eq!(seconds(&entry, "d"), None);
-        assert_eq!(seconds(&entry, "missing"), None);
     }
 
     #[test]
@@ -860,6 +717,140 @@ mod tests {
         );
     }
 
+    const NOW: u64 = 1_800_000_000;
+
+    /// A document of one account signed in to APP, with `extra` members
+    /// spliced into its top level and into its access token entry.
+    fn one_account(extra_top: &str, extra_entry: &str) -> String {
+        let claims = crate::json::base64url_encode(r#"{"name":"Ann","tid":"tenant"}"#);
+        format!(
+            r#"{{{extra_top}
+            "AccessToken": {{"h-login.example-accesstoken-cid-organizations-x": {{
+                "secret": "at", "home_account_id": "h", "environment": "login.example",
+                "client_id": "cid", "realm": "organizations", "target": "x",
+                "expires_on": "{}", {extra_entry} "cached_at": "{NOW}"}}}},
+            "RefreshToken": {{"r": {{"secret": "rt", "home_account_id": "h",
+                "environment": "login.example", "client_id": "cid"}}}},
+            "IdToken": {{"i": {{"secret": "h.{claims}.s", "home_account_id": "h",
+                "environment": "login.example", "client_id": "cid", "realm": "organizations"}}}},
+            "Account": {{"a": {{"home_account_id": "h", "environment": "login.example",
+                "realm": "organizations", "username": "ann@x"}}}}
+            }}"#,
+            NOW + 3600
+        )
+    }
+
+    fn at(now: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(now)
+    }
+
+    fn cached_secret(doc: &CacheDoc) -> Option<String> {
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: "h",
+        };
+        doc.access_token(&APP, &wanted, at(NOW))
+            .map(|t| t.access_token().secret().to_string())
+    }
+
+    #[test]
+    fn what_we_do_not_know_survives_a_change_after_a_quick_read() {
+        // One document in the usual form (the quick pass), one with a number
+        // and a literal in it (serde_json reads it).
+        let unknown = r#""Other": {"k": {"v": "1", "deep": {"x": "\u00e9"}}},"#;
+        let odd = r#""Other": {"n": [1e3]}, "AppMetadata": "odd","#;
+        for (extra_top, extra_entry, quick) in [
+            (unknown, r#""custom": {"keep": "me"}, "#, true),
+            (odd, r#""custom": [1, 2.5, true, null], "ext": 12, "#, false),
+        ] {
+            let text = one_account(extra_top, extra_entry);
+            assert_eq!(scan::index(&text).is_some(), quick, "{extra_entry}");
+            let mut doc = CacheDoc::parse(text.as_bytes()).unwrap();
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"));
+            // A change: an access token for other scopes.
+            doc.save(
+                &APP,
+                &issued("new", &["y"], at(NOW), 3600),
+                None,
+                "g",
+                at(NOW),
+            );
+            let before: Value = serde_json::from_str(&text).unwrap();
+            let after: Value = serde_json::from_slice(&doc.to_bytes()).unwrap();
+            assert_eq!(after["Other"], before["Other"]);
+            let key = "h-login.example-accesstoken-cid-organizations-x";
+            assert_eq!(after["AccessToken"][key], before["AccessToken"][key]);
+            for section in ["RefreshToken", "IdToken", "Account"] {
+                assert_eq!(after[section], before[section], "{section}");
+            }
+            // A section that was not an object had to become one.
+            assert!(after["AppMetadata"].is_object());
+            assert_eq!(after["AppMetadata"].as_object().unwrap().len(), 1);
+            // Lookups on the changed document see old and new alike.
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"));
+            let scopes = ["y".to_string()];
+            let wanted = Wanted {
+                scopes: &scopes,
+                home_account_id: "",
+            };
+            let new = doc.access_token(&APP, &wanted, at(NOW)).unwrap();
+            assert_eq!(new.access_token().secret(), "new");
+            // An unchanged document is rewritten as it was, in MSAL's layout.
+            let unchanged = CacheDoc::parse(text.as_bytes()).unwrap();
+            let rewritten: Value = serde_json::from_slice(&unchanged.to_bytes()).unwrap();
+            assert_eq!(rewritten, before);
+        }
+    }
+
+    #[test]
+    fn a_malformed_entry_is_skipped_beside_good_ones() {
+        for bad in [
+            r#""AccessToken": {"0": "not an entry", "1": 5, "2": null, "3": [],"#,
+            r#""AccessToken": {"0": {"secret": 5, "client_id": ["cid"], "expires_on": {}},"#,
+        ] {
+            let text = one_account("", "").replacen(r#""AccessToken": {"#, bad, 1);
+            let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+            assert_eq!(cached_secret(&doc).as_deref(), Some("at"), "{bad}");
+            assert_eq!(doc.accounts(&APP).len(), 1);
+        }
+    }
+
+    #[test]
+    fn an_id_token_is_decoded_once_whatever_the_lookups() {
+        let text = one_account("", "");
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let before = crate::token::DECODED.with(|n| n.get());
+        let accounts = doc.accounts(&APP);
+        assert_eq!(accounts[0].name(), Some("Ann"));
+        assert_eq!(doc.account(&APP, "h"), Some(accounts[0].clone()));
+        assert_eq!(doc.all_accounts(), accounts);
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: "h",
+        };
+        let token = doc.access_token(&APP, &wanted, at(NOW)).unwrap();
+        assert_eq!(token.account(), Some(&accounts[0]));
+        assert_eq!(crate::token::DECODED.with(|n| n.get()) - before, 1);
+        assert_eq!(doc.account(&APP, "nobody"), None);
+        assert_eq!(doc.account(&APP, ""), None);
+    }
+
+    #[test]
+    fn a_document_is_never_shown_with_its_secrets() {
+        let text = one_account("", "");
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let shown = format!("{doc:?}");
+        assert!(!shown.contains("at\"") && !shown.contains("rt"), "{shown}");
+        assert!(shown.contains("entries: 4"), "{shown}");
+        let reason = CacheDoc::parse(b"{\"a\": \"\xff\"}").unwrap_err();
+        assert!(
+            reason.contains("not valid JSON (") && reason.contains("line 1"),
+            "{reason}"
+        );
+    }
+
     fn issued(secret: &str, scopes: &[&str], now: SystemTime, life: u64) -> Token {
         Token::from_cache(
             AccessToken::new(secret),
@@ -911,10 +902,18 @@ mod tests {
             now,
         );
         assert_eq!(secret(&doc, "User.Read").as_deref(), Some("user2"));
-        assert_eq!(doc.section(ACCESS_TOKEN).count(), 2);
-        assert!(
-            doc.section(ACCESS_TOKEN)
-                .any(|(k, _)| k == "-login.example-accesstoken-cid-organizations-user.read email")
+        let access_tokens = |doc: &CacheDoc| {
+            doc.indexed()
+                .section(Section::AccessToken)
+                .map(|e| e.key().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            access_tokens(&doc),
+            [
+                "-login.example-accesstoken-cid-organizations-mail.read email",
+                "-login.example-accesstoken-cid-organizations-user.read email"
+            ]
         );
         // A rewrite drops what has expired by then.
         let later = now + Duration::from_secs(7200);
@@ -923,10 +922,6 @@ mod tests {
             &issued("files", &["Files.Read"], later, 3600),
             later,
         );
-        assert_eq!(doc.section(ACCESS_TOKEN).count(), 1);
-        assert_eq!(
-            access_token_key("h", "e", "c", "r", "t", "pop"),
-            "h-e-accesstoken-c-r-t-pop"
-        );
+        assert_eq!(access_tokens(&doc).len(), 1);
     }
 }

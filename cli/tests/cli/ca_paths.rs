@@ -82,3 +82,39 @@ fn a_ca_file_that_is_no_small_regular_file_is_refused_at_once() {
     assert!(!cache.exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_ca_file_without_usable_roots_is_named_with_the_problem() {
+    let auth = TestAuthority::start().unwrap();
+    let dir = scratch("ca-content");
+    let cache = dir.join("tokens.json");
+    let not_der = dir.join("not-der.pem");
+    std::fs::write(
+        &not_der,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let key_only = dir.join("key.pem");
+    std::fs::write(
+        &key_only,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    for (ca, says) in [
+        (
+            not_der.as_path(),
+            "certificate 1 of the PEM bundle is not a usable root certificate",
+        ),
+        (key_only.as_path(), "holds no certificate"),
+    ] {
+        let (out, _) = token_with_ca(&auth, &cache, ca);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", ca.display());
+        let named = format!("--ca-file {}: ", ca.display());
+        assert!(stderr.contains(&named), "{named}: {stderr}");
+        assert!(stderr.contains(says), "{says}: {stderr}");
+    }
+    assert!(auth.stats().requests.is_empty());
+    assert!(!cache.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
