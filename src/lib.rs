@@ -78,7 +78,6 @@ mod json;
 mod oauth;
 mod refresh_ahead;
 mod request;
-mod roots;
 mod sanitize;
 mod secret;
 mod silent;
@@ -99,9 +98,9 @@ pub use dpop::ResourceHeaders;
 #[cfg(feature = "dpop")]
 pub use dpop::{DpopKey, DpopSigner};
 pub use error::{Error, ErrorKind, ServiceError};
-pub use roots::check_root_certificates_pem;
 pub use secret::{AccessToken, AuthorizationHeader, DeviceCode, IdToken, RefreshToken};
 pub use silent::SilentOptions;
+pub use tls::check_root_certificates_pem;
 pub use token::{Account, Token};
 
 #[cfg(any(test, feature = "__fuzz"))]
