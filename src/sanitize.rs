@@ -26,6 +26,11 @@ enum Sequence {
 /// `ESC`), C0 and C1 control characters and bidirectional formatting
 /// characters; trims the ends.
 pub(crate) fn printable(text: &str) -> String {
+    // Nearly every text is plain printable ASCII, which has nothing to strip:
+    // one byte test instead of decoding it char by char.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return text.trim().to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -91,6 +96,17 @@ pub(crate) fn is_printable(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_is_only_trimmed() {
+        assert_eq!(
+            printable("  ABCD-EFGH https://x.example/a?b=c~ "),
+            "ABCD-EFGH https://x.example/a?b=c~"
+        );
+        // DEL is just past the printable range: it goes the long way, and goes.
+        assert_eq!(printable(" a\u{7f}b "), "ab");
+        assert_eq!(printable("\ta b\n"), "a b");
+    }
 
     #[test]
     fn control_sequences_go_whole() {
