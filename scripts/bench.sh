@@ -37,6 +37,7 @@ server=target/release/devicecode-test-authority
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 stripped() { cp "$1" "$work/stripped"; strip "$work/stripped"; stat -c %s "$work/stripped"; }
+loaded() { "$1" "$2" | awk 'NR == 2 { print $1 + $2 }'; } # size tool, binary: text + data bytes
 
 # The authority approves at the third poll: 2 pending answers, then the token.
 coproc AUTH { "$server" "$work/ca.pem" 3 1; }
@@ -116,10 +117,13 @@ musl_bin=""
 if part size; then
 echo "## Binary size (stripped)"
 echo
-echo "| target | bytes | MB |"
-echo "|---|---:|---:|"
+echo "The file of an aarch64 binary grows in 64 KiB steps (GNU ld aligns its segments so); the loaded"
+echo "bytes (text + data, from binutils' size) show every change."
+echo
+echo "| target | bytes | MB | text + data |"
+echo "|---|---:|---:|---:|"
 size=$(stripped "$bin")
-printf '| x86_64-unknown-linux-gnu | %s | %s |\n' "$size" "$(mb "$size" 1000000)"
+printf '| x86_64-unknown-linux-gnu | %s | %s | %s |\n' "$size" "$(mb "$size" 1000000)" "$(loaded size "$work/stripped")"
 for target in $targets; do
     built=$(
         cross_env "$target" && cross_install "$target" >&2 &&
@@ -131,10 +135,17 @@ for target in $targets; do
         cp "$built" "$work/cross"
         "$cross_strip" "$work/cross"
         size=$(stat -c %s "$work/cross")
-        printf '| %s | %s | %s |\n' "$target" "$size" "$(mb "$size" 1000000)"
+        printf '| %s | %s | %s | %s |\n' "$target" "$size" "$(mb "$size" 1000000)" \
+            "$(loaded "${cross_strip%strip}size" "$work/cross")"
         [ "$target" = x86_64-unknown-linux-musl ] && musl_bin=$built
+        if [[ $target == *-linux-gnu* && $profile == release-small ]]; then
+            small=$(scripts/small-link.sh "$target")
+            size=$(stat -c %s "$small")
+            printf '| %s, linked by `scripts/small-link.sh` | %s | %s | %s |\n' "$target" "$size" \
+                "$(mb "$size" 1000000)" "$(loaded "${cross_strip%strip}size" "$small")"
+        fi
     else
-        printf '| %s | not built: its toolchain could not be installed | |\n' "$target"
+        printf '| %s | not built: its toolchain could not be installed | | |\n' "$target"
     fi
 done
 echo
