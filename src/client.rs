@@ -668,15 +668,6 @@ mod tests {
         Object::parse(json.as_bytes(), "token answer").unwrap()
     }
 
-    // Roots of its own, so that the test holds without the bundled ones.
-    fn self_signed_pem() -> String {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-        let key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.self_signed(&key).unwrap().pem()
-    }
-
     #[test]
     fn a_cache_hit_sets_up_no_http() {
         fn send_and_sync<T: Send + Sync>() {}
@@ -685,7 +676,7 @@ mod tests {
         // A closed loopback port: a request, if one were made, fails fast.
         let client = PublicClient::builder("11111111-2222-3333-4444-555555555555")
             .authority(Authority::entra_at("http://127.0.0.1:1", "organizations").unwrap())
-            .only_root_certificates_pem(self_signed_pem())
+            .only_root_certificates_pem(crate::http::tests::self_signed_pem())
             .no_proxy()
             .build()
             .unwrap();

@@ -117,14 +117,14 @@ impl Reply {
 /// of the other clients, at its first request: a client that answers from
 /// the token cache sets up no HTTP at all.
 pub(crate) struct Http {
-    key: AgentKey,
+    key: Arc<AgentKey>,
     agent: OnceLock<Arc<Agent>>,
 }
 
 /// Everything an agent is built from. Clients whose keys are equal get the
 /// same agent: one connection pool, and one rustls configuration (with its
 /// root store) made when the agent is.
-#[derive(PartialEq, Clone)]
+#[derive(PartialEq)]
 struct AgentKey {
     connect_timeout: Duration,
     io_timeout: Duration,
@@ -136,7 +136,7 @@ struct AgentKey {
 /// The agents of the clients alive now that have made a request. An agent
 /// goes with the last client that uses it (closing its connections), as a
 /// client's own agent did.
-static AGENTS: Mutex<Vec<(AgentKey, Weak<Agent>)>> = Mutex::new(Vec::new());
+static AGENTS: Mutex<Vec<(Arc<AgentKey>, Weak<Agent>)>> = Mutex::new(Vec::new());
 
 impl Http {
     /// Checks the settings without making the agent: everything that can be
@@ -168,13 +168,13 @@ impl Http {
         };
         check_roots(!settings.replace_roots, &settings.extra_roots)?;
         Ok(Http {
-            key: AgentKey {
+            key: Arc::new(AgentKey {
                 connect_timeout: settings.connect_timeout,
                 io_timeout: settings.io_timeout,
                 proxy,
                 bundled_roots: !settings.replace_roots,
                 extra_roots: settings.extra_roots.clone(),
-            },
+            }),
             agent: OnceLock::new(),
         })
     }
@@ -200,7 +200,7 @@ impl Http {
 }
 
 /// The agent of the live clients set up as `key` says, or a new one.
-fn shared_agent(key: &AgentKey) -> Result<Arc<Agent>, Error> {
+fn shared_agent(key: &Arc<AgentKey>) -> Result<Arc<Agent>, Error> {
     let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
     agents.retain(|(_, agent)| agent.strong_count() > 0);
     if let Some(agent) = agents
@@ -211,7 +211,7 @@ fn shared_agent(key: &AgentKey) -> Result<Arc<Agent>, Error> {
         return Ok(agent);
     }
     let agent = Arc::new(new_agent(key)?);
-    agents.push((key.clone(), Arc::downgrade(&agent)));
+    agents.push((Arc::clone(key), Arc::downgrade(&agent)));
     Ok(agent)
 }
 
@@ -490,7 +490,7 @@ pub(crate) fn check_server_url(url: &str, what: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -572,6 +572,46 @@ mod tests {
             Http::new(&settings).is_ok() || cfg!(not(feature = "bundled-roots")),
             "a CONNECT proxy is fine"
         );
+    }
+
+    /// A root certificate of its own, so that a test holds without the
+    /// bundled roots.
+    pub(crate) fn self_signed_pem() -> String {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn clients_set_up_alike_share_the_agent_their_first_requests_make() {
+        // A timeout no other test uses: the registry is the process's.
+        let settings = HttpSettings {
+            io_timeout: Duration::from_millis(4_321),
+            proxy: ProxySetting::Direct,
+            extra_roots: parse_root_pem(self_signed_pem().as_bytes()).unwrap(),
+            ..HttpSettings::default()
+        };
+        let clients: Vec<Http> = (0..4).map(|_| Http::new(&settings).unwrap()).collect();
+        assert!(clients.iter().all(|c| !c.has_agent()), "none before use");
+        let address = |agent: &Agent| std::ptr::from_ref(agent).addr();
+        // First uses racing on several threads end with one agent.
+        let agents: Vec<usize> = std::thread::scope(|s| {
+            let racing: Vec<_> = clients
+                .iter()
+                .map(|c| s.spawn(move || address(c.agent().unwrap())))
+                .collect();
+            racing.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(agents.iter().all(|a| *a == agents[0]), "{agents:?}");
+        assert_eq!(address(clients[1].agent().unwrap()), agents[0]);
+        let other = Http::new(&HttpSettings {
+            connect_timeout: Duration::from_millis(4_321),
+            ..settings
+        })
+        .unwrap();
+        assert_ne!(address(other.agent().unwrap()), agents[0]);
     }
 
     #[test]
