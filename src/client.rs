@@ -28,7 +28,9 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// authorization grant.
 ///
 /// One `PublicClient` owns one HTTP agent, so every request of a sign-in
-/// (code, polls, token) travels over one kept-alive TLS connection.
+/// (code, polls, token) travels over one kept-alive TLS connection. The
+/// agent is set up at the client's first request: a client that only
+/// answers from the token cache never sets one up.
 ///
 /// ```no_run
 /// use devicecode::{Authority, CancelHandle, PublicClient};
@@ -648,5 +650,64 @@ impl PublicClientBuilder {
             ),
             endpoints: Mutex::new(None),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::base64url_encode as b64;
+
+    fn entra_answer() -> Object {
+        let claims = r#"{"preferred_username":"ada@contoso.com","oid":"o-1","tid":"t-1"}"#;
+        let jwt = format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims));
+        let info = b64(r#"{"uid":"o-1","utid":"t-1"}"#);
+        let json = format!(
+            r#"{{"access_token":"cached-at","token_type":"Bearer","expires_in":3600,"scope":"User.Read","refresh_token":"rt","id_token":"{jwt}","client_info":"{info}"}}"#
+        );
+        Object::parse(json.as_bytes(), "token answer").unwrap()
+    }
+
+    #[test]
+    fn a_cache_hit_sets_up_no_http() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<PublicClient>();
+
+        // A closed loopback port: a request, if one were made, fails fast.
+        let client = PublicClient::builder("11111111-2222-3333-4444-555555555555")
+            .authority(Authority::entra_at("http://127.0.0.1:1", "organizations").unwrap())
+            .only_root_certificates_pem(crate::http::tests::self_signed_pem())
+            .no_proxy()
+            .build()
+            .unwrap();
+        assert!(!client.http.has_agent(), "building makes no agent");
+
+        let now = client.clock.wall();
+        let token =
+            Token::from_answer(&entra_answer(), &[], client.authority.environment(), now).unwrap();
+        client
+            .cache
+            .store_token(&client.app, now, true, |_| {
+                Ok(Fetched::Issued {
+                    token,
+                    replaces: None,
+                    grant: DEVICE_CODE_GRANT,
+                })
+            })
+            .unwrap();
+        let token = client.acquire_token_silent(&["User.Read"], None).unwrap();
+        assert_eq!(token.access_token().secret(), "cached-at");
+        assert!(!client.http.has_agent(), "the cache hit made no agent");
+
+        // The first request makes it; that it fails is the request's error.
+        let err = client
+            .acquire_token_silent_with(
+                &["User.Read"],
+                None,
+                &SilentOptions::default().force_refresh(true),
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+        assert!(client.http.has_agent(), "a request made the agent");
     }
 }

@@ -10,10 +10,10 @@
 use crate::authority::check_endpoint_url;
 use crate::error::{Error, ErrorKind};
 pub(crate) use crate::tls::parse_root_pem;
-use crate::tls::{RecordTcpConnector, TlsConnector};
+use crate::tls::{RecordTcpConnector, TlsConnector, check_roots};
 use log::{debug, warn};
 use rustls_pki_types::TrustAnchor;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::Agent;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -113,8 +113,12 @@ impl Reply {
     }
 }
 
+/// A client's way to the network. Its agent is made, or found among those
+/// of the other clients, at its first request: a client that answers from
+/// the token cache sets up no HTTP at all.
 pub(crate) struct Http {
-    agent: Arc<Agent>,
+    key: Arc<AgentKey>,
+    agent: OnceLock<Arc<Agent>>,
 }
 
 /// Everything an agent is built from. Clients whose keys are equal get the
@@ -129,11 +133,15 @@ struct AgentKey {
     extra_roots: Vec<TrustAnchor<'static>>,
 }
 
-/// The agents of the clients alive now. An agent goes with the last client
-/// that uses it (closing its connections), as a client's own agent did.
-static AGENTS: Mutex<Vec<(AgentKey, Weak<Agent>)>> = Mutex::new(Vec::new());
+/// The agents of the clients alive now that have made a request. An agent
+/// goes with the last client that uses it (closing its connections), as a
+/// client's own agent did.
+static AGENTS: Mutex<Vec<(Arc<AgentKey>, Weak<Agent>)>> = Mutex::new(Vec::new());
 
 impl Http {
+    /// Checks the settings without making the agent: everything that can be
+    /// wrong with them is found here, when the client is built. The proxy
+    /// environment is read here too, as it was when the agent was made here.
     pub fn new(settings: &HttpSettings) -> Result<Self, Error> {
         let proxy = match &settings.proxy {
             // As ureq without its SOCKS support does: a SOCKS proxy in the
@@ -158,26 +166,53 @@ impl Http {
                 Some(proxy)
             }
         };
-        let key = AgentKey {
-            connect_timeout: settings.connect_timeout,
-            io_timeout: settings.io_timeout,
-            proxy: proxy.clone(),
-            bundled_roots: !settings.replace_roots,
-            extra_roots: settings.extra_roots.clone(),
-        };
-        let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
-        agents.retain(|(_, agent)| agent.strong_count() > 0);
-        if let Some(agent) = agents
-            .iter()
-            .find(|(known, _)| *known == key)
-            .and_then(|(_, agent)| agent.upgrade())
-        {
-            return Ok(Http { agent });
-        }
-        let agent = Arc::new(new_agent(settings, proxy)?);
-        agents.push((key, Arc::downgrade(&agent)));
-        Ok(Http { agent })
+        check_roots(!settings.replace_roots, &settings.extra_roots)?;
+        Ok(Http {
+            key: Arc::new(AgentKey {
+                connect_timeout: settings.connect_timeout,
+                io_timeout: settings.io_timeout,
+                proxy,
+                bundled_roots: !settings.replace_roots,
+                extra_roots: settings.extra_roots.clone(),
+            }),
+            agent: OnceLock::new(),
+        })
     }
+
+    /// The agent, made or found at the first request. Making it cannot fail
+    /// with settings `new` accepted; if it did, the request that needed it
+    /// returns the error `new` would have.
+    fn agent(&self) -> Result<&Agent, Error> {
+        if let Some(agent) = self.agent.get() {
+            return Ok(agent);
+        }
+        // Threads whose first requests race all get the registry's one agent
+        // for the key, so whichever stores it stores the same.
+        let shared = shared_agent(&self.key)?;
+        Ok(self.agent.get_or_init(|| shared))
+    }
+
+    /// Whether this client has set up its agent yet.
+    #[cfg(test)]
+    pub fn has_agent(&self) -> bool {
+        self.agent.get().is_some()
+    }
+}
+
+/// The agent of the live clients set up as `key` says, or a new one.
+fn shared_agent(key: &Arc<AgentKey>) -> Result<Arc<Agent>, Error> {
+    let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    agents.retain(|(_, agent)| agent.strong_count() > 0);
+    if let Some(agent) = agents
+        .iter()
+        .find(|(known, _)| known == key)
+        .and_then(|(_, agent)| agent.upgrade())
+    {
+        return Ok(agent);
+    }
+    let agent = Arc::new(new_agent(key)?);
+    agents.push((Arc::clone(key), Arc::downgrade(&agent)));
+    Ok(agent)
 }
 
 /// Whether ureq tunnels through this proxy with HTTP CONNECT, the only kind
@@ -189,8 +224,8 @@ fn is_connect_proxy(proxy: &ureq::Proxy) -> bool {
     )
 }
 
-fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agent, Error> {
-    let tls = TlsConnector::new(!settings.replace_roots, &settings.extra_roots)?;
+fn new_agent(key: &AgentKey) -> Result<Agent, Error> {
+    let tls = TlsConnector::new(key.bundled_roots, &key.extra_roots)?;
     // ureq's default chain without its TLS: through an HTTP CONNECT proxy
     // if one is set (and NO_PROXY does not exempt the host), else directly;
     // then TLS for https.
@@ -208,14 +243,14 @@ fn new_agent(settings: &HttpSettings, proxy: Option<ureq::Proxy>) -> Result<Agen
             env!("CARGO_PKG_VERSION")
         ))
         .accept("application/json")
-        .proxy(proxy)
+        .proxy(key.proxy.clone())
         // Five phases, each bounded: `HttpSettings::longest_exchange` adds
         // them up; keep the two in step.
-        .timeout_connect(Some(settings.connect_timeout))
-        .timeout_send_request(Some(settings.io_timeout))
-        .timeout_send_body(Some(settings.io_timeout))
-        .timeout_recv_response(Some(settings.io_timeout))
-        .timeout_recv_body(Some(settings.io_timeout))
+        .timeout_connect(Some(key.connect_timeout))
+        .timeout_send_request(Some(key.io_timeout))
+        .timeout_send_body(Some(key.io_timeout))
+        .timeout_recv_response(Some(key.io_timeout))
+        .timeout_recv_body(Some(key.io_timeout))
         .input_buffer_size(BUFFER_SIZE)
         .output_buffer_size(BUFFER_SIZE)
         // A shared agent may serve clients of several authorities: each
@@ -253,7 +288,7 @@ impl Http {
         dpop: Option<&str>,
     ) -> Result<Reply, Error> {
         debug!("POST {url}");
-        let mut request = self.agent.post(url);
+        let mut request = self.agent()?.post(url);
         if let Some(proof) = dpop {
             request = request.header("DPoP", proof);
         }
@@ -270,7 +305,7 @@ impl Http {
     pub fn get(&self, url: &str) -> Result<Reply, Error> {
         debug!("GET {url}");
         let response = self
-            .agent
+            .agent()?
             .get(url)
             .config()
             .max_idle_age(DEFAULT_IDLE)
@@ -455,7 +490,7 @@ pub(crate) fn check_server_url(url: &str, what: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -537,6 +572,46 @@ mod tests {
             Http::new(&settings).is_ok() || cfg!(not(feature = "bundled-roots")),
             "a CONNECT proxy is fine"
         );
+    }
+
+    /// A root certificate of its own, so that a test holds without the
+    /// bundled roots.
+    pub(crate) fn self_signed_pem() -> String {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn clients_set_up_alike_share_the_agent_their_first_requests_make() {
+        // A timeout no other test uses: the registry is the process's.
+        let settings = HttpSettings {
+            io_timeout: Duration::from_millis(4_321),
+            proxy: ProxySetting::Direct,
+            extra_roots: parse_root_pem(self_signed_pem().as_bytes()).unwrap(),
+            ..HttpSettings::default()
+        };
+        let clients: Vec<Http> = (0..4).map(|_| Http::new(&settings).unwrap()).collect();
+        assert!(clients.iter().all(|c| !c.has_agent()), "none before use");
+        let address = |agent: &Agent| std::ptr::from_ref(agent).addr();
+        // First uses racing on several threads end with one agent.
+        let agents: Vec<usize> = std::thread::scope(|s| {
+            let racing: Vec<_> = clients
+                .iter()
+                .map(|c| s.spawn(move || address(c.agent().unwrap())))
+                .collect();
+            racing.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(agents.iter().all(|a| *a == agents[0]), "{agents:?}");
+        assert_eq!(address(clients[1].agent().unwrap()), agents[0]);
+        let other = Http::new(&HttpSettings {
+            connect_timeout: Duration::from_millis(4_321),
+            ..settings
+        })
+        .unwrap();
+        assert_ne!(address(other.agent().unwrap()), agents[0]);
     }
 
     #[test]

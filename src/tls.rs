@@ -98,6 +98,17 @@ fn bundled_roots() -> &'static [TrustAnchor<'static>] {
     &[]
 }
 
+/// Fails as [`TlsConnector::new`] would with these roots: the client builder
+/// checks them before any connector exists (it is made at the first request).
+pub(crate) fn check_roots(bundled: bool, extra: &[TrustAnchor<'static>]) -> Result<(), Error> {
+    if extra.is_empty() && (!bundled || bundled_roots().is_empty()) {
+        return Err(Error::config(
+            "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
+        ));
+    }
+    Ok(())
+}
+
 /// ureq's TCP connector, opening connections that TLS will wrap with
 /// buffers of [`RECORD_BUFFER_SIZE`].
 #[derive(Default)]
@@ -160,11 +171,7 @@ pub(crate) struct TlsConnector {
 impl TlsConnector {
     /// Trusts the bundled roots (unless `bundled` is false) and `extra`.
     pub(crate) fn new(bundled: bool, extra: &[TrustAnchor<'static>]) -> Result<Self, Error> {
-        if extra.is_empty() && (!bundled || bundled_roots().is_empty()) {
-            return Err(Error::config(
-                "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
-            ));
-        }
+        check_roots(bundled, extra)?;
         Ok(TlsConnector {
             bundled,
             extra: extra.to_vec(),
