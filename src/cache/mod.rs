@@ -509,6 +509,16 @@ impl Cache {
 
     /// Saves `doc`; on success nothing is left unsaved.
     fn save(&self, doc: &CacheDoc) -> Result<(), Error> {
+        if doc.change_failed() {
+            // What was to be saved stays in memory (unsaved) for a later try.
+            return Err(self.io(
+                "change",
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "its text could not be read as a whole to be changed",
+                ),
+            ));
+        }
         let result = self.store.save(&doc.to_bytes());
         *self.parsed.lock().unwrap_or_else(PoisonError::into_inner) = None;
         result.map_err(|e| self.io("write", e))?;
@@ -638,6 +648,18 @@ impl FileCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_whose_change_failed_is_not_written() {
+        let store = Arc::new(MemoryCache::new());
+        let cache = Cache::new(Box::new(Arc::clone(&store)), Duration::from_secs(1));
+        cache.save(&CacheDoc::default()).unwrap();
+        let written = store.load().unwrap();
+        let error = cache.save(&CacheDoc::with_failed_change()).unwrap_err();
+        assert_eq!(error.kind(), crate::ErrorKind::Cache, "{error}");
+        assert!(error.to_string().contains("change"), "{error}");
+        assert_eq!(store.load().unwrap(), written, "nothing was written");
+    }
 
     #[test]
     fn the_lock_wait_is_one_exchange_plus_the_file_work() {

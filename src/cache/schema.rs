@@ -31,11 +31,15 @@ pub(crate) struct CacheDoc {
     /// The whole document, from the first change on (then it is the truth
     /// and `read` is derived from it).
     tree: Option<Map<String, Value>>,
+    /// A change could not be made (see `tree_mut`): the document must not
+    /// be written as if it had been.
+    change_failed: bool,
 }
 
 impl Default for CacheDoc {
     fn default() -> Self {
         CacheDoc {
+            change_failed: false,
             read: OnceLock::new(),
             tree: Some(Map::new()),
         }
@@ -137,6 +141,7 @@ impl CacheDoc {
         };
         match Indexed::parse(text) {
             Ok(indexed) => Ok(CacheDoc {
+                change_failed: false,
                 read: OnceLock::from(indexed),
                 tree: None,
             }),
@@ -180,12 +185,29 @@ impl CacheDoc {
                     log::error!(
                         "the token cache could not be read for a change ({e}); it is left as it was"
                     );
+                    self.change_failed = true;
                     return None;
                 }
             }
         }
         self.read = OnceLock::new();
         self.tree.as_mut()
+    }
+
+    /// A document whose change could not be made, for tests of what a
+    /// save then does (no text reaches this state today: see `tree_mut`).
+    #[cfg(test)]
+    pub fn with_failed_change() -> CacheDoc {
+        CacheDoc {
+            change_failed: true,
+            ..CacheDoc::default()
+        }
+    }
+
+    /// Whether a change was asked for and could not be made: saving the
+    /// document would drop it (an issued token would be lost).
+    pub fn change_failed(&self) -> bool {
+        self.change_failed
     }
 
     /// A cached access token for `wanted` with at least [`MIN_LIFETIME`] left
