@@ -79,10 +79,7 @@ impl Object {
             Value::Number(n) => n
                 .as_u64()
                 .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-            Value::String(s) => {
-                let s = s.trim();
-                s.parse::<u64>().ok().or_else(|| whole_part(s))
-            }
+            Value::String(s) => whole_seconds(s.trim()),
             _ => None,
         };
         number
@@ -326,10 +323,13 @@ pub(crate) fn base64url_encode(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The whole seconds of a decimal string such as `"3599.5"`, read without
-/// float parsing (which would cost a board 17 KB for this one case).
-fn whole_part(text: &str) -> Option<u64> {
-    let (whole, fraction) = text.split_once('.')?;
+/// The whole seconds of a number written as a string (`"3600"`, `"+3600"`,
+/// `"3599.5"`), read without float parsing (which would cost a board 17 KB
+/// for this one case). One too large for a `u64` saturates, as the float
+/// did: the callers cap what they take.
+fn whole_seconds(text: &str) -> Option<u64> {
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || !digits(fraction) || (whole.is_empty() && fraction.is_empty()) {
         return None;
@@ -337,7 +337,8 @@ fn whole_part(text: &str) -> Option<u64> {
     if whole.is_empty() {
         return Some(0);
     }
-    whole.parse().ok()
+    // Only digits: the parse fails only by overflowing.
+    Some(whole.parse().unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -360,14 +361,17 @@ mod tests {
         assert!(o.seconds("g").is_err());
         assert_eq!(o.seconds("missing").unwrap(), None);
         let o = Object::parse(
-            br#"{"a":"3599.9","b":" 12. ","c":".5","d":"-1.5","e":"1e3","f":".","g":"99999999999999999999.0"}"#,
+            br#"{"a":"3599.9","b":" 12. ","c":".5","d":"-1.5","e":"1e3","f":".","g":"99999999999999999999.0","h":"+60","i":"99999999999999999999"}"#,
             "test answer",
         )
         .unwrap();
         assert_eq!(o.seconds("a").unwrap(), Some(3599));
         assert_eq!(o.seconds("b").unwrap(), Some(12));
         assert_eq!(o.seconds("c").unwrap(), Some(0));
-        for refused in ["d", "e", "f", "g"] {
+        assert_eq!(o.seconds("g").unwrap(), Some(u64::MAX));
+        assert_eq!(o.seconds("h").unwrap(), Some(60));
+        assert_eq!(o.seconds("i").unwrap(), Some(u64::MAX));
+        for refused in ["d", "e", "f"] {
             assert!(o.seconds(refused).is_err(), "{refused}");
         }
     }
