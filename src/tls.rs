@@ -278,7 +278,14 @@ impl Transport for TlsTransport {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         self.stream.sock.set_timeout(timeout);
-        let output = self.buffers.output.get(..amount).unwrap_or_default();
+        // ureq never asks for more than the buffer it was given; if it did,
+        // sending part of a request would be worse than failing it.
+        let output = self.buffers.output.get(..amount).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a request larger than its output buffer",
+            )
+        })?;
         self.stream.write_all(output)?;
         // `write` leaves a failure to send for the next call; flushing
         // reports it for this request.
