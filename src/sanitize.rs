@@ -26,9 +26,7 @@ enum Sequence {
 /// `ESC`), C0 and C1 control characters and bidirectional formatting
 /// characters; trims the ends.
 pub(crate) fn printable(text: &str) -> String {
-    // Nearly every text is plain printable ASCII, which has nothing to strip:
-    // one byte test instead of decoding it char by char.
-    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+    if is_plain(text) {
         return text.trim().to_string();
     }
     let mut out = String::with_capacity(text.len());
@@ -75,6 +73,21 @@ pub(crate) fn printable(text: &str) -> String {
     out.trim().to_string()
 }
 
+/// As [`printable`], keeping `text`'s own buffer when it has nothing to
+/// strip (a file of a thousand account names need not copy each).
+pub(crate) fn printable_owned(text: String) -> String {
+    if is_plain(&text) && text.trim().len() == text.len() {
+        return text;
+    }
+    printable(&text)
+}
+
+/// Plain printable ASCII, which has nothing to strip (nearly every text a
+/// server sends): one byte test instead of decoding it char by char.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
 /// Bidirectional marks, embeddings, overrides and isolates: they can make
 /// `https://evil.example/moc.tfosorcim` read as something else.
 pub(crate) fn is_bidi_control(c: char) -> bool {
@@ -106,6 +119,13 @@ mod tests {
         // DEL is just past the printable range: it goes the long way, and goes.
         assert_eq!(printable(" a\u{7f}b "), "ab");
         assert_eq!(printable("\ta b\n"), "a b");
+        for text in ["Ann Example", " Ann ", "Ann\u{1b}[2J", "Zoë\u{202e}"] {
+            assert_eq!(
+                printable_owned(text.to_string()),
+                printable(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

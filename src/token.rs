@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::json::{Object, ObjectOnly, ReadMembers, Scalar, base64url_decode};
 use crate::refresh_ahead;
-use crate::sanitize::printable;
+use crate::sanitize::{printable, printable_owned};
 use crate::secret::{AccessToken, AuthorizationHeader, IdToken, RefreshToken};
 use log::warn;
 use serde::de::{DeserializeSeed, MapAccess};
@@ -301,8 +301,8 @@ impl Account {
         Account {
             // The cache file may hold what another program wrote: shown
             // names are made printable again.
-            username: shown(username),
-            name: name.map(shown),
+            username: printable_owned(username),
+            name: name.map(printable_owned),
             oid,
             tid,
             home_account_id,
@@ -420,20 +420,6 @@ impl<'de> ReadMembers<'de> for ClaimMembers {
             *slot = value.as_str().filter(|v| !v.is_empty()).map(str::to_string);
         }
         Ok(claims)
-    }
-}
-
-/// A name from the cache made printable; most are plain ASCII already,
-/// which a file of a thousand accounts should not pay a character-by-character
-/// rewrite for.
-fn shown(name: String) -> String {
-    if name.bytes().all(|b| (b' '..=b'~').contains(&b)) {
-        match name.trim() {
-            trimmed if trimmed.len() == name.len() => name,
-            trimmed => trimmed.to_string(),
-        }
-    } else {
-        printable(&name)
     }
 }
 
