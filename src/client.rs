@@ -27,10 +27,11 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// A public (secretless) OAuth client that signs a device in with the device
 /// authorization grant.
 ///
-/// One `PublicClient` owns one HTTP agent, so every request of a sign-in
-/// (code, polls, token) travels over one kept-alive TLS connection. The
-/// agent is set up at the client's first request: a client that only
-/// answers from the token cache never sets one up.
+/// Every request of a sign-in (code, polls, token) travels over one
+/// kept-alive TLS connection of the client's HTTP agent, which clients set
+/// up alike in one process share (one pool, one root store). The agent is
+/// set up at the client's first request: a client that only answers from
+/// the token cache never sets one up.
 ///
 /// ```no_run
 /// use devicecode::{Authority, CancelHandle, PublicClient};
