@@ -62,28 +62,7 @@ for target in $targets; do
 done
 echo
 
-cat >"$work/launch.c" <<'EOF'
-#include <stdio.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    if (argc < 2) return 2;
-    pid_t pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        freopen("/dev/null", "w", stderr);
-        execv(argv[1], argv + 1);
-        _exit(127);
-    }
-    int status;
-    struct rusage ru;
-    if (wait4(pid, &status, 0, &ru) < 0) return 2;
-    printf("%d %ld\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128, ru.ru_maxrss);
-    return 0;
-}
-EOF
-gcc -O2 -static -o "$work/launch" "$work/launch.c" 2>/dev/null || gcc -O2 -o "$work/launch" "$work/launch.c"
+gcc -O2 -static -o "$work/launch" scripts/launch.c 2>/dev/null || gcc -O2 -o "$work/launch" scripts/launch.c
 cargo build --quiet --locked --release -p devicecode-test-authority >&2
 # The authority approves at the third poll: 2 pending answers, then the token.
 coproc AUTH { target/release/devicecode-test-authority "$work/ca.pem" 3 1; }
@@ -92,7 +71,7 @@ common=(--client-id "$client_id" --authority "$base/organizations" --ca-file "$w
     --scope User.Read --cache "$work/tokens.json")
 run() { # label, then the command
     local label=$1; shift
-    read -r rc rss < <("$work/launch" "$@")
+    read -r rc rss _ < <("$work/launch" "$@")
     [ "$rc" = 0 ] || { echo "footprint: '$label' exited with $rc" >&2; exit 1; }
     printf '| %s | %s KiB (%s MB) |\n' "$label" "$rss" "$(mb "$rss" 1024)"
 }
