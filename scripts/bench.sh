@@ -13,8 +13,9 @@
 # their toolchains are installed as scripts/cross-test.sh does; default
 # "x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
 # BENCH_PARTS (default "size runs accounts wakeups inprocess"): the sections
-# to produce. The runs are measured for the host's glibc binary and for a
-# static musl one. Needs gcc (a launcher that reads wait4's rusage), valgrind
+# to produce. The runs are measured for the host's glibc binary, the same
+# linked by scripts/small-link.sh (profile release-small), and a static musl
+# one. Needs gcc (a launcher that reads wait4's rusage), valgrind
 # (callgrind) and, for "wakeups", strace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,13 @@ cargo build --quiet --locked --profile "$profile" -p devicecode-cli >&2
 cargo build --quiet --locked --release -p devicecode-test-authority >&2
 bin=target/$profile/devicecode
 [ "$profile" = dev ] && bin=target/debug/devicecode
+# The host's command as scripts/small-link.sh links it (release-small only):
+# measured beside the default one in the size and run sections.
+host=$(rustc -vV | sed -n 's/^host: //p')
+small_bin=""
+if [ "$profile" = release-small ] && { part size || part runs; }; then
+    small_bin=$(scripts/small-link.sh "$host")
+fi
 server=target/release/devicecode-test-authority
 
 work=$(mktemp -d)
@@ -93,7 +101,12 @@ echo
 echo "| target | bytes | MB | text + data |"
 echo "|---|---:|---:|---:|"
 size=$(stripped "$bin")
-printf '| x86_64-unknown-linux-gnu | %s | %s | %s |\n' "$size" "$(mb "$size" 1000000)" "$(loaded size "$work/stripped")"
+printf '| %s | %s | %s | %s |\n' "$host" "$size" "$(mb "$size" 1000000)" "$(loaded size "$work/stripped")"
+if [ -n "$small_bin" ]; then
+    size=$(stat -c %s "$small_bin")
+    printf '| %s, linked by `scripts/small-link.sh` | %s | %s | %s |\n' "$host" "$size" \
+        "$(mb "$size" 1000000)" "$(loaded size "$small_bin")"
+fi
 for target in $targets; do
     built=$(
         cross_env "$target" && cross_install "$target" >&2 &&
@@ -134,6 +147,7 @@ echo
 echo "| run | peak RSS | user+sys CPU | instructions | TCP connections | TLS handshakes | requests before the code |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 runs "$bin" "glibc"
+[ -n "$small_bin" ] && runs "$small_bin" "glibc, small-link"
 [ -n "$musl_bin" ] && runs "$musl_bin" "static musl"
 echo
 fi

@@ -26,12 +26,13 @@
 # - `--icf=all`: identical functions folded into one;
 # - no unwind tables: `--no-eh-frame-hdr` and a linker script (written to
 #   target/small-link/no-unwind.ld) that drops `.eh_frame` and
-#   `.gcc_except_table`. With panic = "abort" nothing unwinds: a panic still
-#   prints its message and aborts, RUST_BACKTRACE prints no frames (as with
-#   the header alone). Tools that walk a core dump's stack by these tables
-#   (gdb, `perf --call-graph=dwarf`) walk it less well: debug the default
-#   build. ARM 32-bit keeps its own tables (`.ARM.exidx`), which lld does not
-#   let a script drop;
+#   `.gcc_except_table`, and ARM 32-bit's `.ARM.exidx` and `.ARM.extab`.
+#   With panic = "abort" nothing unwinds: a panic still prints its message
+#   and aborts, RUST_BACKTRACE prints no frames (as with the header alone).
+#   Tools that walk a core dump's stack by these tables (gdb,
+#   `perf --call-graph=dwarf`) walk it less well: debug the default build.
+#   (`-C force-unwind-tables=no` would not help: with fat LTO the tables
+#   left are std's own, built with them);
 # - `--symbol-ordering-file` (target/small-link/order.txt): ring's 148 KiB
 #   P-256 table, which must start on a 4 KiB boundary, first in `.rodata`,
 #   where it needs no padding before it (up to 4 KiB saved; targets without
@@ -52,8 +53,10 @@ gcc_ld="$(rustc --print sysroot)/lib/rustlib/$host/bin/gcc-ld"
 dir=$PWD/target/small-link
 mkdir -p "$dir"
 # INSERT keeps lld's own layout: the script only adds what to discard.
-printf '%s\n' 'SECTIONS { /DISCARD/ : { *(.eh_frame) *(.gcc_except_table .gcc_except_table.*) } }' \
-    'INSERT AFTER .text;' >"$dir/no-unwind.ld"
+printf '%s\n' 'SECTIONS {' \
+    '  /DISCARD/ : { *(.eh_frame) *(.gcc_except_table .gcc_except_table.*)' \
+    '                *(.ARM.exidx .ARM.exidx.*) *(.ARM.extab .ARM.extab.*) }' \
+    '} INSERT AFTER .text;' >"$dir/no-unwind.ld"
 echo ecp_nistz256_precomputed >"$dir/order.txt"
 
 flags=()
