@@ -25,7 +25,7 @@
 #   and immediate binding stay as in the default build;
 # - `--icf=all`: identical functions folded into one;
 # - no unwind tables: `--no-eh-frame-hdr` and a linker script (written to
-#   target/small-link/no-unwind.ld) that drops `.eh_frame` and
+#   target/small-link/no-unwind-HASH.ld) that drops `.eh_frame` and
 #   `.gcc_except_table`, and ARM 32-bit's `.ARM.exidx` and `.ARM.extab`.
 #   With panic = "abort" nothing unwinds: a panic still prints its message
 #   and aborts, RUST_BACKTRACE prints no frames (as with the header alone).
@@ -40,10 +40,10 @@
 #   std's `-lgcc_s`, which `--as-needed` then leaves out. On ARM 32-bit it
 #   names the bounds of the dropped `.ARM.exidx`: the script defines them as
 #   an empty table (glibc's own lookup finds none either);
-# - `--symbol-ordering-file` (target/small-link/order.txt): ring's 148 KiB
-#   P-256 table, which must start on a 4 KiB boundary, first in `.rodata`,
-#   where it needs no padding before it (up to 4 KiB saved; targets without
-#   the table ignore the file).
+# - `--symbol-ordering-file` (target/small-link/order-HASH.txt): ring's
+#   148 KiB P-256 table, which must start on a 4 KiB boundary, first in
+#   `.rodata`, where it needs no padding before it (up to 4 KiB saved;
+#   targets without the table ignore the file).
 # GNU ld 2.40 cannot pack relocations for aarch64, hence lld.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,12 +60,18 @@ gcc_ld="$(rustc --print sysroot)/lib/rustlib/$host/bin/gcc-ld"
 dir=$PWD/target/small-link
 mkdir -p "$dir"
 # INSERT keeps lld's own layout: the script only adds what to discard.
-printf '%s\n' 'SECTIONS {' \
+# Cargo relinks when the arguments change, not these files: their names
+# carry a hash of their content.
+script=$(printf '%s\n' 'SECTIONS {' \
     '  /DISCARD/ : { *(.eh_frame) *(.gcc_except_table .gcc_except_table.*)' \
     '                *(.ARM.exidx .ARM.exidx.*) *(.ARM.extab .ARM.extab.*) }' \
     '} INSERT AFTER .text;' \
-    'PROVIDE_HIDDEN(__exidx_start = 0);' 'PROVIDE_HIDDEN(__exidx_end = 0);' >"$dir/no-unwind.ld"
-echo ecp_nistz256_precomputed >"$dir/order.txt"
+    'PROVIDE_HIDDEN(__exidx_start = 0);' 'PROVIDE_HIDDEN(__exidx_end = 0);')
+order=ecp_nistz256_precomputed
+script_file=$dir/no-unwind-$(sha256sum <<<"$script" | cut -c1-12).ld
+order_file=$dir/order-$(sha256sum <<<"$order" | cut -c1-12).txt
+echo "$script" >"$script_file"
+echo "$order" >"$order_file"
 
 flags=()
 read -ra flags <<<"${RUSTFLAGS:-}"
@@ -77,8 +83,8 @@ CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f' && echo "${flags[*]}") \
     --target "$target" --target-dir "$dir" -- \
     -C link-arg=-fuse-ld=lld -C "link-arg=-B$gcc_ld" \
     -C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--icf=all \
-    -C link-arg=-Wl,--no-eh-frame-hdr -C "link-arg=-Wl,-T,$dir/no-unwind.ld" \
-    -C "link-arg=-Wl,--symbol-ordering-file=$dir/order.txt" \
+    -C link-arg=-Wl,--no-eh-frame-hdr -C "link-arg=-Wl,-T,$script_file" \
+    -C "link-arg=-Wl,--symbol-ordering-file=$order_file" \
     -C link-arg=-Wl,--no-warn-symbol-ordering -l static=gcc_eh >&2
 out="target/small-link/$target/release-small/devicecode.small-link"
 cp "target/small-link/$target/release-small/devicecode" "$out"
