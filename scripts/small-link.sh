@@ -128,6 +128,7 @@ if [ -n "$profile" ]; then
     # and a refresh against the test authority, by callgrind; sorted, so
     # that a new profile changes few lines. Other targets run the same code
     # but for ring's assembly.
+    command -v valgrind >/dev/null || { echo "small-link: --profile needs valgrind" >&2; exit 1; }
     cargo build --quiet --locked --release -p devicecode-test-authority >&2
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
@@ -137,8 +138,13 @@ if [ -n "$profile" ]; then
         --ca-file "$work/ca.pem" --scope User.Read --cache "$work/tokens.json")
     for run in login token "token --force-refresh"; do
         # shellcheck disable=SC2086  # the run's words
-        NO_PROXY=127.0.0.1 valgrind --tool=callgrind --demangle=no \
-            --callgrind-out-file="$work/callgrind.${run// /}" "$linked" $run "${args[@]}" >/dev/null 2>&1
+        NO_PROXY=127.0.0.1,localhost,::1 valgrind --tool=callgrind --demangle=no \
+            --callgrind-out-file="$work/callgrind.${run// /}" "$linked" $run "${args[@]}" \
+            >/dev/null 2>"$work/log" || {
+            echo "small-link: \`devicecode $run\` failed under callgrind:" >&2
+            cat "$work/log" >&2
+            exit 1
+        }
     done
     exec {AUTH[1]}>&-
     # Callgrind names an object or a function by "(id) name" once, by
@@ -154,7 +160,7 @@ if [ -n "$profile" ]; then
         awk -F'\t' 'NR == FNR { n[$1] = $2; next } $0 in n { print n[$0] }' <(names) - |
         LC_ALL=C sort -u >"$work/hot"
     { echo "# Written by scripts/small-link.sh --profile: see there." && cat "$work/hot"; } >"$hot"
-    echo "$hot: $(wc -l <"$hot") functions" >&2
+    echo "$hot: $(wc -l <"$work/hot") functions" >&2
     exit
 fi
 out="target/small-link/$target/release-small/devicecode.small-link"
