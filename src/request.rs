@@ -179,7 +179,7 @@ pub(crate) fn form_body(form: &[(&str, &str)]) -> zeroize::Zeroizing<Vec<u8>> {
 /// included) as `%XX`. Plain runs are copied whole.
 fn form_encode(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"!()*-._~".contains(b);
+    let plain = |b: &u8| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'('..=b'*' | b'-' | b'.' | b'_' | b'~');
     let mut rest = text.as_bytes();
     while let Some(at) = rest.iter().position(|b| !plain(b)) {
         let (run, tail) = rest.split_at(at);
