@@ -146,6 +146,9 @@ impl Http {
         let proxy = match &settings.proxy {
             // As ureq without its SOCKS support does: a SOCKS proxy in the
             // environment is meant for other programs too; go direct.
+            // ureq parses NO_PROXY before it looks for a proxy: skip both
+            // when no proxy is set, the usual case.
+            ProxySetting::FromEnvironment if !proxy_in_environment() => None,
             ProxySetting::FromEnvironment => ureq::Proxy::try_from_env().filter(|p| {
                 let usable = is_connect_proxy(p);
                 if !usable {
@@ -213,6 +216,21 @@ fn shared_agent(key: &Arc<AgentKey>) -> Result<Arc<Agent>, Error> {
     let agent = Arc::new(new_agent(key)?);
     agents.push((Arc::clone(key), Arc::downgrade(&agent)));
     Ok(agent)
+}
+
+/// Whether one of the variables `ureq::Proxy::try_from_env` reads a proxy
+/// from is set.
+fn proxy_in_environment() -> bool {
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some())
 }
 
 /// Whether ureq tunnels through this proxy with HTTP CONNECT, the only kind
