@@ -350,13 +350,20 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
     let retry_after = header("retry-after");
     let location = header("location");
     let dpop_nonce = header("dpop-nonce");
-    // Reading to the end is what returns the connection to the pool.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| match e {
+    // Sized for the length the server announced (within the limit): no
+    // growing, and no small probing reads, as for a body of unknown length.
+    let announced = header("content-length")
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |n| n.min(BODY_LIMIT));
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    // Reading to the end is what returns the connection to the pool. As
+    // ureq's `read_to_vec`, which gives no room for a size.
+    std::io::Read::read_to_end(
+        &mut response.body_mut().with_config().limit(BODY_LIMIT).reader(),
+        &mut body,
+    )
+    .map_err(ureq::Error::from)
+    .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => Error::invalid(format!(
                 "the answer from {url} is larger than {BODY_LIMIT} bytes: this is not an OAuth server answer"
             ))
