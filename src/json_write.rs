@@ -1,8 +1,9 @@
 //! Writing the token cache in MSAL's layout (JSON indented by 4 spaces), byte
-//! for byte as serde_json's pretty printer writes it, at a fraction of its
-//! cost: serde's formatter calls per token and per escaped byte were a third
-//! of a sign-in's cache write (benches/RESULTS.md). Strings are copied in
-//! runs between the bytes that need escaping.
+//! for byte as serde_json's pretty printer writes it, at a third of its
+//! cost: serde's formatter is called per token and checks every byte of a
+//! string for escaping one at a time (111 K instructions for a sign-in's
+//! 4 KB file, callgrind; this writer 41 K). Strings are copied in runs
+//! between the bytes that need escaping, found eight bytes at a time.
 
 use serde_json::{Map, Value};
 
