@@ -146,6 +146,9 @@ impl Http {
         let proxy = match &settings.proxy {
             // As ureq without its SOCKS support does: a SOCKS proxy in the
             // environment is meant for other programs too; go direct.
+            // ureq parses NO_PROXY before it looks for a proxy: skip both
+            // when no proxy is set, the usual case.
+            ProxySetting::FromEnvironment if !proxy_in_environment() => None,
             ProxySetting::FromEnvironment => ureq::Proxy::try_from_env().filter(|p| {
                 let usable = is_connect_proxy(p);
                 if !usable {
@@ -213,6 +216,21 @@ fn shared_agent(key: &Arc<AgentKey>) -> Result<Arc<Agent>, Error> {
     let agent = Arc::new(new_agent(key)?);
     agents.push((Arc::clone(key), Arc::downgrade(&agent)));
     Ok(agent)
+}
+
+/// Whether one of the variables `ureq::Proxy::try_from_env` reads a proxy
+/// from is set.
+fn proxy_in_environment() -> bool {
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some())
 }
 
 /// Whether ureq tunnels through this proxy with HTTP CONNECT, the only kind
@@ -292,11 +310,14 @@ impl Http {
         if let Some(proof) = dpop {
             request = request.header("DPoP", proof);
         }
+        // The body ureq's `send_form` would send, encoded by us (cheaper).
+        let body = crate::request::form_body(form);
         let response = request
+            .header("content-type", "application/x-www-form-urlencoded")
             .config()
             .max_idle_age(idle.min(MAX_IDLE))
             .build()
-            .send_form(form.iter().copied())
+            .send(body.as_slice())
             .map_err(|e| transport_error(url, e))?;
         read_reply(url, response)
     }
@@ -329,13 +350,20 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
     let retry_after = header("retry-after");
     let location = header("location");
     let dpop_nonce = header("dpop-nonce");
-    // Reading to the end is what returns the connection to the pool.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| match e {
+    // Sized for the length the server announced (within the limit): no
+    // growing, and no small probing reads, as for a body of unknown length.
+    let announced = header("content-length")
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(0, |n| n.min(BODY_LIMIT));
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    // Reading to the end is what returns the connection to the pool. As
+    // ureq's `read_to_vec`, which gives no room for a size.
+    std::io::Read::read_to_end(
+        &mut response.body_mut().with_config().limit(BODY_LIMIT).reader(),
+        &mut body,
+    )
+    .map_err(ureq::Error::from)
+    .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => Error::invalid(format!(
                 "the answer from {url} is larger than {BODY_LIMIT} bytes: this is not an OAuth server answer"
             ))

@@ -283,8 +283,13 @@ pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     };
     let mut out = vec![0u8; quads.len().checked_mul(3)?.checked_add(tail)?];
     let (triples, last) = out.as_chunks_mut::<3>();
-    for (triple, [a, b, c, d]) in triples.iter_mut().zip(quads) {
-        let bits = (sextet(*a)? << 18) | (sextet(*b)? << 12) | (sextet(*c)? << 6) | sextet(*d)?;
+    for (triple, quad) in triples.iter_mut().zip(quads) {
+        let [a, b, c, d] = quad.map(|c| SEXTETS.get(usize::from(c)).copied().unwrap_or(INVALID));
+        // One test for the four: a character that is no sextet has a high bit.
+        if (a | b | c | d) & INVALID != 0 {
+            return None;
+        }
+        let bits = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
         let [_, x, y, z] = bits.to_be_bytes();
         *triple = [x, y, z];
     }
@@ -302,8 +307,27 @@ pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// What marks a byte that is no base64 character in [`SEXTETS`].
+const INVALID: u8 = 0x80;
+
+/// The six bits each byte stands for as a base64 character (either
+/// alphabet), or [`INVALID`]: one load per character in the decoding loop.
+static SEXTETS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut c = 0u8;
+    loop {
+        if let Some(value) = sextet(c) {
+            table[c as usize] = value as u8;
+        }
+        if c == u8::MAX {
+            break table;
+        }
+        c += 1;
+    }
+};
+
 /// The six bits a base64 character (either alphabet) stands for.
-fn sextet(c: u8) -> Option<u32> {
+const fn sextet(c: u8) -> Option<u32> {
     let value = match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,
@@ -312,7 +336,7 @@ fn sextet(c: u8) -> Option<u32> {
         b'_' | b'/' => 63,
         _ => return None,
     };
-    Some(u32::from(value))
+    Some(value as u32)
 }
 
 /// Encodes base64url without padding, as JOSE (DPoP proofs) and the
@@ -402,6 +426,17 @@ mod tests {
         assert_eq!(base64url_decode("").unwrap(), Vec::<u8>::new());
         assert!(base64url_decode("a").is_none());
         assert!(base64url_decode("ab$c").is_none());
+        // Every byte that is no base64 character, at each place of a quad.
+        for bad in (0..=u8::MAX).filter(|b| !b.is_ascii_alphanumeric() && !b"-_+/=".contains(b)) {
+            let bad = char::from(bad).to_string();
+            for at in 0..4 {
+                let mut text = "QUJD".to_string();
+                text.replace_range(at..at + 1, &bad);
+                assert!(base64url_decode(&text).is_none(), "{text:?}");
+            }
+        }
+        assert!(base64url_decode("QU=D").is_none(), "padding inside");
+        assert_eq!(base64url_decode("QUJD").unwrap(), b"ABC");
     }
 
     #[test]

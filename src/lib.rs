@@ -75,6 +75,7 @@ mod dpop;
 mod error;
 mod http;
 mod json;
+mod json_write;
 mod oauth;
 mod refresh_ahead;
 mod request;

@@ -315,7 +315,15 @@ fn put(entry: &mut Entry, name: &str, value: &str) {
 
 /// MSAL's key: fields joined with `-`, lower-cased.
 pub(super) fn msal_key(parts: &[&str]) -> String {
-    parts.join("-").to_lowercase()
+    let mut key = parts.join("-");
+    // Keys are ASCII but for exotic scopes: lower-case those in place, the
+    // rest as Unicode says (as MSAL Python's `lower()`).
+    if key.is_ascii() {
+        key.make_ascii_lowercase();
+        key
+    } else {
+        key.to_lowercase()
+    }
 }
 
 /// MSAL's `target`: the scopes sorted and joined with single spaces.
@@ -364,6 +372,11 @@ mod tests {
         assert_eq!(
             msal_key(&["U.T", "Login.Example", "accesstoken", "CID", "Realm", "b A"]),
             "u.t-login.example-accesstoken-cid-realm-b a"
+        );
+        assert_eq!(
+            msal_key(&["Ä", "ÉtÉ", "X"]),
+            "ä-été-x",
+            "Unicode lower-cased too"
         );
         assert_eq!(
             target_of(&["profile".into(), "User.Read".into(), "openid".into()]),

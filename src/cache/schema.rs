@@ -495,14 +495,7 @@ fn not_json(bytes: &[u8]) -> String {
 
 /// The document in MSAL's layout (4-space indentation).
 fn pretty(tree: &Map<String, Value>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096);
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    // Serialising a map of JSON values into a Vec cannot fail.
-    if serde::Serialize::serialize(tree, &mut serializer).is_err() {
-        out.clear();
-    }
-    out
+    crate::json_write::pretty(tree)
 }
 
 /// The account of `hid`, from its Account entry (the one in `realm` if
