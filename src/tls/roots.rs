@@ -223,21 +223,24 @@ impl Body {
     /// Adds the line `text` starts with; returns where that line ends, or
     /// `None` at a character base64 has no use for.
     fn add(&mut self, text: &[u8]) -> Option<usize> {
-        // Only what is not a base64 character is counted as it comes.
+        // Runs of base64 characters, nearly every byte, are passed over in
+        // a tight loop; only what stops one is counted.
         let (mut spaces, mut pads) = (0usize, 0usize);
-        let mut end = text.len();
-        for (at, &b) in text.iter().enumerate() {
-            match class(b) {
-                ..PAD => {}
-                PAD => pads = pads.saturating_add(1),
-                SPACE => spaces = spaces.saturating_add(1),
-                NEWLINE => {
-                    end = at;
-                    break;
-                }
+        let mut at = 0usize;
+        let end = loop {
+            let run = text.get(at..).unwrap_or_default();
+            let Some(skipped) = run.iter().position(|&b| class(b) >= PAD) else {
+                break text.len();
+            };
+            at = at.saturating_add(skipped);
+            match text.get(at).map(|&b| class(b)) {
+                Some(PAD) => pads = pads.saturating_add(1),
+                Some(SPACE) => spaces = spaces.saturating_add(1),
+                Some(NEWLINE) => break at,
                 _ => return None,
             }
-        }
+            at = at.saturating_add(1);
+        };
         let line = text.get(..end).unwrap_or_default();
         if self.chars < self.head.len() {
             let mut at = self.chars;
