@@ -570,8 +570,12 @@ impl PublicClientBuilder {
 
     /// Trusts the root certificates of a PEM bundle in addition to the
     /// bundled ones: for a TLS-inspecting corporate proxy or a test authority.
-    /// Every certificate of the bundle is used; a bundle with none, or with
-    /// one that cannot be a root, fails [`build`](Self::build).
+    /// Every certificate of the bundle is used. A bundle that is not PEM
+    /// certificates, or has one cut short or damaged, fails
+    /// [`build`](Self::build); the certificates are parsed at the client's
+    /// first request (a client served from the token cache never pays for
+    /// it), which fails if one that looked whole cannot be a root (see
+    /// [`check_root_certificates_pem`](crate::check_root_certificates_pem)).
     pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.add_roots(pem.as_ref());
         self

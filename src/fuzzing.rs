@@ -164,9 +164,17 @@ pub fn retry_after(data: &[u8]) {
     }
 }
 
-/// A PEM bundle of root certificates.
+/// A PEM bundle of root certificates: the look over when it is given, the
+/// full parse at the first request. The look over refuses nothing the full
+/// parse takes.
 pub fn root_pem(data: &[u8]) {
-    let _ = parse_root_pem(data);
+    match parse_root_pem(data) {
+        Ok(roots) => drop(roots.anchors()),
+        Err(e) => assert!(
+            crate::tls::parse_anchors(data).is_err(),
+            "the look over refused a bundle the full parse takes: {e}"
+        ),
+    }
 }
 
 /// The token cache file: parse, every lookup, a save, and a rewrite.

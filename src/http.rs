@@ -10,9 +10,8 @@
 use crate::authority::check_endpoint_url;
 use crate::error::{Error, ErrorKind};
 pub(crate) use crate::tls::parse_root_pem;
-use crate::tls::{RecordTcpConnector, TlsConnector, check_roots};
+use crate::tls::{AddedRoots, RecordTcpConnector, TlsConnector, check_roots};
 use log::{debug, warn};
-use rustls_pki_types::TrustAnchor;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::Agent;
@@ -45,7 +44,7 @@ pub(crate) struct HttpSettings {
     pub connect_timeout: Duration,
     pub io_timeout: Duration,
     pub proxy: ProxySetting,
-    pub extra_roots: Vec<TrustAnchor<'static>>,
+    pub extra_roots: AddedRoots,
     pub replace_roots: bool,
 }
 
@@ -55,7 +54,7 @@ impl Default for HttpSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             io_timeout: DEFAULT_IO_TIMEOUT,
             proxy: ProxySetting::FromEnvironment,
-            extra_roots: Vec::new(),
+            extra_roots: AddedRoots::default(),
             replace_roots: false,
         }
     }
@@ -130,7 +129,7 @@ struct AgentKey {
     io_timeout: Duration,
     proxy: Option<ureq::Proxy>,
     bundled_roots: bool,
-    extra_roots: Vec<TrustAnchor<'static>>,
+    extra_roots: AddedRoots,
 }
 
 /// The agents of the clients alive now that have made a request. An agent
@@ -182,9 +181,9 @@ impl Http {
         })
     }
 
-    /// The agent, made or found at the first request. Making it cannot fail
-    /// with settings `new` accepted; if it did, the request that needed it
-    /// returns the error `new` would have.
+    /// The agent, made or found at the first request. Making it fails only
+    /// for a root bundle that `new` could not see was unusable (it is parsed
+    /// here, see `tls::roots`): the request that needed it returns that.
     fn agent(&self) -> Result<&Agent, Error> {
         if let Some(agent) = self.agent.get() {
             return Ok(agent);

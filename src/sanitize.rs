@@ -253,13 +253,14 @@ mod server_text {
     #[test]
     fn names_from_a_cache_file() {
         // Another program may have written the file.
-        let account = Account::from_parts(
+        let claims = base64url(r#"{"name":"\u202eadA"}"#);
+        let account = Account::from_cache(
             "ada\u{1b}[8m@contoso.example".to_string(),
-            Some("\u{202e}adA".to_string()),
-            None,
-            None,
+            "",
+            "",
             "uid.utid".to_string(),
             "login.example".to_string(),
+            std::sync::Arc::new(crate::token::AccountClaims::of(&format!("h.{claims}.s"))),
         );
         assert_eq!(account.username(), "ada@contoso.example");
         assert_eq!(account.name(), Some("adA"));

@@ -4,17 +4,26 @@
 //! ureq's own rustls support takes roots only as whole certificates, which
 //! it parses into trust anchors (and hashes, to cache the result) in every
 //! process. Here the bundled roots are anchors already (`webpki-roots`), the
-//! roots a program adds were parsed when it gave them, and the rustls
-//! configuration is made once per agent, on its first TLS connection. The
+//! roots a program adds are looked over when it gives them and parsed when
+//! its first request makes the agent, and the rustls configuration is made
+//! once per agent, on its first TLS connection. The
 //! buffers are allocated zeroed in one go, and the TCP connection under TLS
 //! gets small ones: it carries records, not HTTP messages.
 
 mod provider;
+mod roots;
+
+pub(crate) use roots::AddedRoots;
+
+/// The full parse of one bundle, without the look over (for the fuzz target).
+#[cfg(any(test, feature = "__fuzz"))]
+pub(crate) fn parse_anchors(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, Error> {
+    roots::parse(pem, roots::THE_BUNDLE)
+}
 
 use crate::error::Error;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor};
+use rustls_pki_types::{ServerName, TrustAnchor};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, OnceLock};
@@ -31,43 +40,32 @@ use ureq::unversioned::transport::{
 /// larger than this takes a few reads or writes instead of one.
 const RECORD_BUFFER_SIZE: usize = 4 * 1024;
 
-/// Every certificate of a PEM bundle as a trust anchor, each checked to be
-/// usable as one: a bundle with a bad certificate is refused as a whole.
-pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, Error> {
-    let mut anchors = Vec::new();
-    for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert =
-            cert.map_err(|e| Error::config("the PEM bundle cannot be read").with_source(e))?;
-        let anchor = webpki::anchor_from_trusted_cert(&cert).map_err(|e| {
-            Error::config(format!(
-                "certificate {} of the PEM bundle is not a usable root certificate: {e}",
-                anchors.len().saturating_add(1)
-            ))
-        })?;
-        anchors.push(anchor.to_owned());
-    }
-    if anchors.is_empty() {
-        return Err(Error::config(
-            "the PEM bundle holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
-        ));
-    }
-    Ok(anchors)
+/// A PEM bundle of root certificates to trust, looked over now and parsed
+/// into trust anchors when the agent is made (see [`roots`]).
+pub(crate) fn parse_root_pem(pem: &[u8]) -> Result<AddedRoots, Error> {
+    AddedRoots::from_pem(pem)
 }
 
 /// Checks a PEM bundle as
 /// [`PublicClientBuilder::root_certificates_pem`](crate::PublicClientBuilder::root_certificates_pem)
-/// does, without building a client; returns how many certificates it holds.
+/// and the client's first request do, without building a client; returns
+/// how many certificates it holds.
 ///
 /// Fails with [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
 /// when the bundle cannot be read, holds no certificate, or holds one that
-/// cannot be a root: the error the builder's `build` would return.
+/// cannot be a root: the error the builder's `build` returns, or, for a
+/// certificate whole in its PEM and DER framing but not X.509 inside, the
+/// one the client's first request returns (the builder looks the bundle
+/// over; it is parsed when the first connection needs it).
 ///
 /// ```
 /// let error = devicecode::check_root_certificates_pem("no PEM here").unwrap_err();
 /// assert_eq!(error.kind(), devicecode::ErrorKind::Configuration);
 /// ```
 pub fn check_root_certificates_pem(pem: impl AsRef<[u8]>) -> Result<usize, Error> {
-    parse_root_pem(pem.as_ref()).map(|certificates| certificates.len())
+    let pem = pem.as_ref();
+    roots::look_over(pem, roots::THE_BUNDLE)?;
+    roots::parse(pem, roots::THE_BUNDLE).map(|certificates| certificates.len())
 }
 
 /// The rustls set-up of one agent: TLS 1.2 and 1.3 with ring, SNI on, the
@@ -98,9 +96,10 @@ fn bundled_roots() -> &'static [TrustAnchor<'static>] {
     &[]
 }
 
-/// Fails as [`TlsConnector::new`] would with these roots: the client builder
-/// checks them before any connector exists (it is made at the first request).
-pub(crate) fn check_roots(bundled: bool, extra: &[TrustAnchor<'static>]) -> Result<(), Error> {
+/// Fails as [`TlsConnector::new`] would for want of roots: the client
+/// builder checks before any connector exists (it is made at the first
+/// request).
+pub(crate) fn check_roots(bundled: bool, extra: &AddedRoots) -> Result<(), Error> {
     if extra.is_empty() && (!bundled || bundled_roots().is_empty()) {
         return Err(Error::config(
             "no trusted root certificates: enable the `bundled-roots` feature or give a PEM bundle with root_certificates_pem",
@@ -169,12 +168,14 @@ pub(crate) struct TlsConnector {
 }
 
 impl TlsConnector {
-    /// Trusts the bundled roots (unless `bundled` is false) and `extra`.
-    pub(crate) fn new(bundled: bool, extra: &[TrustAnchor<'static>]) -> Result<Self, Error> {
+    /// Trusts the bundled roots (unless `bundled` is false) and `extra`,
+    /// which are parsed here: a bundle that the builder's look over let
+    /// through and that holds no usable root fails the first request.
+    pub(crate) fn new(bundled: bool, extra: &AddedRoots) -> Result<Self, Error> {
         check_roots(bundled, extra)?;
         Ok(TlsConnector {
             bundled,
-            extra: extra.to_vec(),
+            extra: extra.anchors()?,
             config: OnceLock::new(),
         })
     }
@@ -470,7 +471,7 @@ mod tests {
 
     #[test]
     fn no_roots_at_all_is_a_configuration_error() {
-        let err = TlsConnector::new(false, &[]).unwrap_err();
+        let err = TlsConnector::new(false, &AddedRoots::default()).unwrap_err();
         assert!(err.to_string().contains("no trusted root"), "{err}");
     }
 
@@ -487,7 +488,7 @@ mod tests {
             bundled_roots().is_empty() || bundled_roots().len() > 100,
             "Mozilla's roots, or none"
         );
-        let connector = TlsConnector::new(true, &[]);
+        let connector = TlsConnector::new(true, &AddedRoots::default());
         assert_eq!(connector.is_ok(), !bundled_roots().is_empty());
     }
 

@@ -7,7 +7,8 @@ use crate::sanitize::{printable, printable_owned};
 use crate::secret::{AccessToken, AuthorizationHeader, IdToken, RefreshToken};
 use log::warn;
 use serde::de::{DeserializeSeed, MapAccess};
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// When a server gives no `expires_in`, assume a short life so the token is
@@ -254,32 +255,47 @@ impl Token {
 }
 
 /// The person (or service principal) a token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// An account read from the token cache decodes its id_token only when
+/// [`name`](Self::name), [`tenant_id`](Self::tenant_id) or a field its cache
+/// entry lacks is asked for: serving a cached token needs none of them.
+#[derive(Clone)]
 pub struct Account {
+    /// The sign-in name as the cache entry (or the sign-in) gave it, made
+    /// printable; empty when only the id_token can tell.
     username: String,
-    name: Option<String>,
+    /// As the cache entry gave it (`local_account_id`); else the id_token's.
     oid: Option<String>,
-    tid: Option<String>,
+    /// The tenant when the id_token names none: the cache entry's realm.
+    realm: Option<String>,
     home_account_id: String,
     environment: String,
+    /// Shared by the clones of an account and by every account read from
+    /// one cache document: one decode between them.
+    id_token: Arc<AccountClaims>,
 }
 
 impl Account {
     /// The sign-in name: `preferred_username`, else `upn`, `email`, `sub`.
     pub fn username(&self) -> &str {
-        &self.username
+        match self.username.as_str() {
+            "" => self.id_token.get().username.as_deref().unwrap_or_default(),
+            name => name,
+        }
     }
     /// The display name (`name` claim).
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.id_token.get().name.as_deref()
     }
     /// The object id in the tenant (`oid`), MSAL's `local_account_id`.
     pub fn oid(&self) -> Option<&str> {
-        self.oid.as_deref()
+        self.oid
+            .as_deref()
+            .or_else(|| self.id_token.get().oid.as_deref())
     }
     /// The tenant id the token was issued in (`tid`).
     pub fn tenant_id(&self) -> Option<&str> {
-        self.tid.as_deref()
+        self.id_token.get().tid.as_deref().or(self.realm.as_deref())
     }
     /// MSAL's home account id: `uid.utid` from `client_info`, else `sub`.
     pub fn home_account_id(&self) -> &str {
@@ -290,23 +306,27 @@ impl Account {
         &self.environment
     }
 
-    pub(crate) fn from_parts(
+    /// An account as the token cache describes it: its Account entry's
+    /// fields (empty when missing) and the claims of its id_token, decoded
+    /// when first needed.
+    pub(crate) fn from_cache(
         username: String,
-        name: Option<String>,
-        oid: Option<String>,
-        tid: Option<String>,
+        local_account_id: &str,
+        realm: &str,
         home_account_id: String,
         environment: String,
+        id_token: Arc<AccountClaims>,
     ) -> Account {
+        let given = |v: &str| Some(v).filter(|v| !v.is_empty()).map(str::to_string);
         Account {
             // The cache file may hold what another program wrote: shown
             // names are made printable again.
             username: printable_owned(username),
-            name: name.map(printable_owned),
-            oid,
-            tid,
+            oid: given(local_account_id),
+            realm: given(realm),
             home_account_id,
             environment,
+            id_token,
         }
     }
 
@@ -340,11 +360,96 @@ impl Account {
         Some(Account {
             // Names are shown ("signed in as ..."): no terminal escapes.
             username: printable(username),
-            name: claims.name.as_deref().map(printable),
             oid: claims.oid,
-            tid: claims.tid,
+            realm: None,
             home_account_id,
             environment: environment.to_string(),
+            id_token: Arc::new(AccountClaims::known(Described {
+                username: None,
+                name: claims.name.as_deref().map(printable),
+                oid: None,
+                tid: claims.tid,
+            })),
+        })
+    }
+}
+
+/// Equal when every field reads the same, however each was found.
+impl PartialEq for Account {
+    fn eq(&self, other: &Self) -> bool {
+        self.home_account_id == other.home_account_id
+            && self.environment == other.environment
+            && self.username() == other.username()
+            && self.oid() == other.oid()
+            && self.tenant_id() == other.tenant_id()
+            && self.name() == other.name()
+    }
+}
+
+impl Eq for Account {}
+
+/// The fields as their accessors give them (the id_token is never shown).
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("username", &self.username())
+            .field("name", &self.name())
+            .field("oid", &self.oid())
+            .field("tid", &self.tenant_id())
+            .field("home_account_id", &self.home_account_id)
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+/// What an account's id_token says of it, decoded at the first question.
+/// A token that is not a JWT with a JSON object payload says nothing, as
+/// when there is none.
+pub(crate) struct AccountClaims {
+    id_token: Option<IdToken>,
+    described: OnceLock<Described>,
+}
+
+/// The claims an [`Account`] shows, names made printable.
+#[derive(Default)]
+struct Described {
+    username: Option<String>,
+    name: Option<String>,
+    oid: Option<String>,
+    tid: Option<String>,
+}
+
+impl AccountClaims {
+    /// The claims of `id_token` (empty: none), decoded when first asked for.
+    pub fn of(id_token: &str) -> AccountClaims {
+        AccountClaims {
+            id_token: Some(id_token).filter(|t| !t.is_empty()).map(IdToken::new),
+            described: OnceLock::new(),
+        }
+    }
+
+    fn known(described: Described) -> AccountClaims {
+        AccountClaims {
+            id_token: None,
+            described: OnceLock::from(described),
+        }
+    }
+
+    fn get(&self) -> &Described {
+        self.described.get_or_init(|| {
+            let Some(claims) = self
+                .id_token
+                .as_ref()
+                .and_then(|t| IdClaims::decode(t.secret()).ok())
+            else {
+                return Described::default();
+            };
+            Described {
+                username: claims.username().map(printable),
+                name: claims.name.as_deref().map(printable),
+                oid: claims.oid,
+                tid: claims.tid,
+            }
         })
     }
 }

@@ -27,7 +27,9 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
     }
     // The file can still grow (or be swapped) between the check and the
     // read: the read stops one byte past the cap whatever it finds.
-    let mut pem = Vec::new();
+    // Room for the file and the byte past it that ends the read, instead
+    // of growing the buffer read by read.
+    let mut pem = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
     File::open(path)
         .and_then(|file| file.take(MAX_BYTES.saturating_add(1)).read_to_end(&mut pem))
         .map_err(cannot)?;

@@ -303,8 +303,9 @@ fn with_dpop(
 
 /// A PEM file without a usable certificate is reported with the flag that
 /// named it: the library's message speaks of "the PEM bundle". Checked
-/// without building a client, and only after a build failed, so that a
-/// good bundle is parsed once.
+/// without building a client, and only after a build or a request failed,
+/// so that a good bundle is parsed once, and only by a command that
+/// connects.
 fn check_roots(path: &std::path::Path, pem: &[u8]) -> Result<(), Failure> {
     devicecode::check_root_certificates_pem(pem)
         .map(drop)
@@ -333,6 +334,16 @@ fn authority(args: &Args) -> Result<Authority, Failure> {
 /// A library error from a step that talks to the server, with advice in
 /// the command line's terms where the situation calls for it.
 fn failed(args: &Args, error: &Error) -> Failure {
+    // The client looked the --ca-file bundle over when it was built and
+    // parses it at its first request: a certificate that looked whole but
+    // is no root fails there, and is named with the flag as at the build.
+    if error.kind() == ErrorKind::Configuration
+        && let Some(path) = &args.ca_file
+        && let Ok(pem) = ca_file::read(path)
+        && let Err(failure) = check_roots(path, &pem)
+    {
+        return failure;
+    }
     let mut failure = Failure::from_error(error);
     // Discovery is the only step where --issuer can be wrong in a way the
     // endpoints would fix.

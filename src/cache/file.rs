@@ -209,9 +209,8 @@ impl FileCache {
     }
 
     #[cfg(unix)]
-    fn check_mode(&self, file: &File) {
+    fn check_mode(&self, meta: &fs::Metadata) {
         use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = file.metadata() else { return };
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 && !self.warned_mode.swap(true, Ordering::Relaxed) {
             warn!(
@@ -222,7 +221,7 @@ impl FileCache {
     }
 
     #[cfg(not(unix))]
-    fn check_mode(&self, _file: &File) {
+    fn check_mode(&self, _meta: &fs::Metadata) {
         let _ = &self.warned_mode;
     }
 
@@ -289,8 +288,15 @@ impl TokenStore for FileCache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        self.check_mode(&file);
-        let mut contents = Vec::new();
+        let meta = file.metadata().ok();
+        if let Some(meta) = &meta {
+            self.check_mode(meta);
+        }
+        // Room for the whole file and the byte past it that ends the read:
+        // grown from nothing, a 4 KiB file took eight reads and as many
+        // copies. The size is only a hint: the file may change meanwhile.
+        let size = meta.map_or(0, |m| m.len()).min(MAX_FILE);
+        let mut contents = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
         file.take(MAX_FILE + 1).read_to_end(&mut contents)?;
         if contents.len() as u64 > MAX_FILE {
             return Err(io::Error::new(

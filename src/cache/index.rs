@@ -9,11 +9,11 @@
 
 use super::scan;
 use crate::json::{Checked, ObjectOnly, ReadMembers, Scalar};
-use crate::token::IdClaims;
+use crate::token::AccountClaims;
 use serde::de::{DeserializeSeed, MapAccess};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The sections lookups read (the rest of the document is only rewritten).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +113,9 @@ pub(super) struct Entry {
     extended_expires_on: Option<u64>,
     refresh_on: Option<u64>,
     last_modification_time: Option<u64>,
-    /// An id_token's claims, decoded the first time a lookup needs them
-    /// (`None` inside: the secret is not a JWT).
-    claims: OnceLock<Option<Box<IdClaims>>>,
+    /// An id_token's claims, shared by the accounts made from this
+    /// document, which decode them when first asked.
+    claims: OnceLock<Arc<AccountClaims>>,
 }
 
 impl Default for Entry {
@@ -239,14 +239,16 @@ impl<'a> EntryRef<'a> {
         self.entry.last_modification_time
     }
 
-    /// The claims of the id_token in `secret`, decoded once per document
-    /// whatever the number of lookups that need them.
-    pub fn claims(&self) -> Option<&'a IdClaims> {
+    /// The claims of the id_token in `secret`, decoded at most once per
+    /// document whatever the number of accounts made from it, and only if
+    /// one of them is asked for what only the id_token says.
+    pub fn claims(&self) -> Arc<AccountClaims> {
         let secret = self.secret();
-        self.entry
-            .claims
-            .get_or_init(|| IdClaims::decode(secret).ok().map(Box::new))
-            .as_deref()
+        Arc::clone(
+            self.entry
+                .claims
+                .get_or_init(|| Arc::new(AccountClaims::of(secret))),
+        )
     }
 }
 

@@ -10,12 +10,12 @@ use super::edit;
 use super::index::{EntryRef, Indexed, Section, Unreadable};
 use crate::authority::OIDC_SCOPES;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
-use crate::token::{Account, Token};
+use crate::token::{Account, AccountClaims, Token};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// An access token with less than this left is not handed out (MSAL's rule):
@@ -539,33 +539,21 @@ impl<'a> AccountEntries<'a> {
     }
 }
 
-/// An account from its Account entry and the claims of its id_token.
+/// An account from its Account entry and the claims of its id_token (read
+/// only if the account is asked for something the entry does not say).
 fn account_of(
     entry: &EntryRef<'_>,
     environment: &str,
     hid: &str,
     id_token: Option<&EntryRef<'_>>,
 ) -> Account {
-    let claims = id_token.and_then(EntryRef::claims);
-    let username = match entry.username() {
-        "" => claims.and_then(|c| c.username()).unwrap_or_default(),
-        name => name,
-    };
-    let oid = Some(entry.local_account_id())
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .or_else(|| claims.and_then(|c| c.oid.clone()));
-    let tid = claims.and_then(|c| c.tid.clone()).or_else(|| {
-        let realm = entry.realm();
-        (!realm.is_empty()).then(|| realm.to_string())
-    });
-    Account::from_parts(
-        username.to_string(),
-        claims.and_then(|c| c.name.clone()),
-        oid,
-        tid,
+    Account::from_cache(
+        entry.username().to_string(),
+        entry.local_account_id(),
+        entry.realm(),
         hid.to_string(),
         environment.to_string(),
+        id_token.map_or_else(|| Arc::new(AccountClaims::of("")), EntryRef::claims),
     )
 }
 
@@ -850,6 +838,67 @@ mod tests {
         assert_eq!(crate::token::DECODED.with(|n| n.get()) - before, 1);
         assert_eq!(doc.account(&APP, "nobody"), None);
         assert_eq!(doc.account(&APP, ""), None);
+    }
+
+    #[test]
+    fn a_cache_hit_decodes_no_id_token() {
+        let text = one_account("", "");
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let decoded = || crate::token::DECODED.with(|n| n.get());
+        let before = decoded();
+        // What `devicecode token` does: list the accounts, pick one by its
+        // username, get its cached token.
+        let accounts = doc.accounts(&APP);
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].username(), "ann@x");
+        let scopes = ["x".to_string()];
+        let wanted = Wanted {
+            scopes: &scopes,
+            home_account_id: accounts[0].home_account_id(),
+        };
+        let token = doc.access_token(&APP, &wanted, at(NOW)).unwrap();
+        assert_eq!(token.access_token().secret(), "at");
+        assert_eq!(decoded() - before, 0, "nothing needed the id_token");
+        // The first question only the id_token answers decodes it, once
+        // for every account made from the document.
+        assert_eq!(token.account().unwrap().tenant_id(), Some("tenant"));
+        assert_eq!(accounts[0].name(), Some("Ann"));
+        assert_eq!(decoded() - before, 1);
+    }
+
+    #[test]
+    fn a_damaged_id_token_in_the_file_says_nothing_when_asked() {
+        for secret in ["not-a-jwt", "h.@@@.s", "h.WzFd.s", ""] {
+            let text = one_account("", "").replacen(
+                r#""secret": "h."#,
+                &format!(r#""secret": "{secret}", "was": "h."#),
+                1,
+            );
+            let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+            let accounts = doc.accounts(&APP);
+            let account = &accounts[0];
+            // The Account entry's fields; the realm stands for the tenant.
+            assert_eq!(account.username(), "ann@x", "{secret}");
+            assert_eq!(
+                (account.name(), account.oid(), account.tenant_id()),
+                (None, None, Some("organizations")),
+                "{secret}"
+            );
+            assert_eq!(doc.account(&APP, "h").as_ref(), Some(account));
+        }
+        // Without a username in its entry, the id_token gives it.
+        let claims = crate::json::base64url_encode(r#"{"upn":"u@x","oid":"o"}"#);
+        let text = one_account("", "")
+            .replacen(r#", "username": "ann@x""#, "", 1)
+            .replacen(
+                r#""secret": "h."#,
+                &format!(r#""secret": "h.{claims}.s", "was": "h."#),
+                1,
+            );
+        let doc = CacheDoc::parse(text.as_bytes()).unwrap();
+        let account = &doc.accounts(&APP)[0];
+        assert_eq!((account.username(), account.oid()), ("u@x", Some("o")));
+        assert_eq!(account.tenant_id(), Some("organizations"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `--ca-file` that is not a small regular file: refused at once, without
 //! reading forever (`/dev/zero`) or blocking on open (a FIFO).
 
-use super::{CLIENT_ID, command, scratch, text};
-use devicecode_test_authority::TestAuthority;
+use super::{CLIENT_ID, command, scratch, signed_in, text};
+use devicecode_test_authority::{Approval, TestAuthority};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -116,5 +116,47 @@ fn a_ca_file_without_usable_roots_is_named_with_the_problem() {
     }
     assert!(auth.stats().requests.is_empty());
     assert!(!cache.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A certificate framed right (PEM and DER) but no X.509 inside passes the
+/// client's look over at its build, and is parsed at its first request: a
+/// token served from the cache is printed, and a command that connects
+/// fails before connecting, naming the file as the build would.
+#[test]
+fn a_ca_file_whole_but_holding_no_root_fails_the_first_request() {
+    let auth = TestAuthority::builder()
+        .approval(Approval::AfterPolls(1))
+        .interval(Some(1))
+        .start()
+        .unwrap();
+    let (dir, cache) = signed_in(&auth, "ca-hollow");
+    let hollow = dir.join("hollow.pem");
+    std::fs::write(
+        &hollow,
+        "-----BEGIN CERTIFICATE-----\nMAYCAQACAQA=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let requests = auth.stats().requests.len();
+    let (out, _) = token_with_ca(&auth, &cache, &hollow);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).trim().is_empty(), "the cached token");
+    let authority = format!("{}/organizations", auth.base_url());
+    let out = command()
+        .args(["token", "--force-refresh", "--client-id", CLIENT_ID])
+        .args(["--authority", &authority, "--cache"])
+        .arg(&cache)
+        .arg("--ca-file")
+        .arg(&hollow)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let named = format!(
+        "--ca-file {}: certificate 1 of the PEM bundle is not a usable root certificate",
+        hollow.display()
+    );
+    assert!(stderr.contains(&named), "{named}: {stderr}");
+    assert_eq!(auth.stats().requests.len(), requests, "no request was sent");
     let _ = std::fs::remove_dir_all(dir);
 }
