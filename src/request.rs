@@ -157,9 +157,11 @@ fn add_claims<'a>(form: &mut Form<'a>, claims: Option<&'a str>) {
 /// and allocates twice per field. The body carries secrets: it is wiped on
 /// drop.
 pub(crate) fn form_body(form: &[(&str, &str)]) -> zeroize::Zeroizing<Vec<u8>> {
+    // The exact size, so that the buffer never grows: a grown Vec frees
+    // its old block, with the secrets written so far, unwiped.
     let size = form.iter().fold(0usize, |n, (k, v)| {
-        n.saturating_add(k.len())
-            .saturating_add(v.len())
+        n.saturating_add(encoded_len(k))
+            .saturating_add(encoded_len(v))
             .saturating_add(2)
     });
     let mut body = zeroize::Zeroizing::new(Vec::with_capacity(size));
@@ -174,12 +176,22 @@ pub(crate) fn form_body(form: &[(&str, &str)]) -> zeroize::Zeroizing<Vec<u8>> {
     body
 }
 
+/// Letters, digits and `!()*-._~`: the bytes a form carries as they are.
+fn plain(b: &u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'('..=b'*' | b'-' | b'.' | b'_' | b'~')
+}
+
+/// How long `text` is once [`form_encode`]d: `%XX` is two bytes more.
+fn encoded_len(text: &str) -> usize {
+    let escaped = text.bytes().filter(|b| !plain(b) && *b != b' ').count();
+    text.len().saturating_add(escaped.saturating_mul(2))
+}
+
 /// Appends `text` percent-encoded as ureq's form encoding does: letters,
 /// digits and `!()*-._~` as they are, space as `+`, every other byte (UTF-8
 /// included) as `%XX`. Plain runs are copied whole.
 fn form_encode(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let plain = |b: &u8| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'('..=b'*' | b'-' | b'.' | b'_' | b'~');
     let mut rest = text.as_bytes();
     while let Some(at) = rest.iter().position(|b| !plain(b)) {
         let (run, tail) = rest.split_at(at);
@@ -276,6 +288,9 @@ mod tests {
             .collect();
         let ours = form_body(&form);
         assert_eq!(String::from_utf8(ours.to_vec()).unwrap(), theirs.join("&"));
+        // Sized once, never grown: a grown buffer leaves its old block, with
+        // the secrets in it, unwiped (a grown Vec at least doubles).
+        assert!(ours.capacity() <= ours.len() + 1, "{}", ours.capacity());
         assert!(
             theirs.join("&").starts_with(
                 "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&scope=User.Read+openid+profile+offline_access&"
