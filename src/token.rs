@@ -421,9 +421,16 @@ struct Described {
 
 impl AccountClaims {
     /// The claims of `id_token` (empty: none), decoded when first asked for.
+    /// Its signature is not kept: the header and payload alone are all the
+    /// decode reads and prove nothing, so the accounts a program keeps
+    /// hold no credential (review).
     pub fn of(id_token: &str) -> AccountClaims {
+        let unsigned = match id_token.match_indices('.').nth(1) {
+            Some((signature_dot, _)) => id_token.get(..signature_dot).unwrap_or(id_token),
+            None => id_token,
+        };
         AccountClaims {
-            id_token: Some(id_token).filter(|t| !t.is_empty()).map(IdToken::new),
+            id_token: Some(unsigned).filter(|t| !t.is_empty()).map(IdToken::new),
             described: OnceLock::new(),
         }
     }
@@ -573,6 +580,25 @@ fn decode_client_info(info: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_keep_no_id_token_signature() {
+        let payload = "eyJuYW1lIjoiQSJ9"; // {"name":"A"}
+        let claims = AccountClaims::of(&format!("e30.{payload}.c2lnbmF0dXJl"));
+        let kept = claims.id_token.as_ref().map(|t| t.secret().to_string());
+        assert_eq!(kept.as_deref(), Some("e30.eyJuYW1lIjoiQSJ9"));
+        assert_eq!(claims.get().name.as_deref(), Some("A"));
+        // Two parts are read as before; one part is no JWT either way.
+        assert_eq!(
+            AccountClaims::of(&format!("e30.{payload}"))
+                .get()
+                .name
+                .as_deref(),
+            Some("A")
+        );
+        assert_eq!(AccountClaims::of(payload).get().name, None);
+        assert!(AccountClaims::of("").id_token.is_none());
+    }
     use crate::ErrorKind;
     use crate::json::base64url_encode as b64;
 
