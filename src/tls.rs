@@ -37,8 +37,11 @@ use ureq::unversioned::transport::{
 /// The buffers of a TCP connection that carries TLS. It only carries
 /// records, which rustls gathers across reads itself, so it needs none of
 /// the room the HTTP messages above it need (`PlainBuffers`): a record
-/// larger than this takes a few reads or writes instead of one.
-const RECORD_BUFFER_SIZE: usize = 4 * 1024;
+/// larger than this takes a few reads or writes instead of one. ureq fills
+/// them with zeros byte by byte (at opt-level "z"): 2 KiB rather than 4 KiB
+/// saved ~22 K instructions per connection, and a token answer still comes
+/// in one or two reads.
+const RECORD_BUFFER_SIZE: usize = 2 * 1024;
 
 /// A PEM bundle of root certificates to trust, looked over now and parsed
 /// into trust anchors when the agent is made (see [`roots`]).
@@ -576,6 +579,23 @@ mod tests {
         let (version, name) = server.join().unwrap();
         assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
         assert_eq!(name.as_deref(), Some("localhost"), "SNI");
+    }
+
+    #[test]
+    fn full_size_records_pass_through_the_small_record_buffers() {
+        let (ca_pem, config) = server_config(&rustls::version::TLS13);
+        // Written at once: rustls sends it in records of 16 KiB.
+        let body: Vec<u8> = (0..60 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        answer.extend_from_slice(&body);
+        let (port, server) = serve_once(config, answer);
+        let http = client_trusting(&ca_pem, std::time::Duration::from_secs(10));
+        let reply = http.get(&format!("https://localhost:{port}/")).unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(reply.body == body, "{} bytes", reply.body.len());
+        drop(http);
+        server.join().unwrap();
     }
 
     #[test]
