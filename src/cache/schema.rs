@@ -2,9 +2,10 @@
 //! backend stores, and the lookups silent sign-in needs.
 //!
 //! A document is read once into views of the entries lookups need (see
-//! `index`); it becomes a whole tree only when it is changed (see `edit`),
-//! so that sections, entries and fields we do not know survive a rewrite:
-//! the file is shared with MSAL Python, .NET, Node and the Azure CLI.
+//! `index`); it becomes a whole tree only to be changed (see `edit`), so
+//! that sections, entries and fields we do not know survive a rewrite: the
+//! file is shared with MSAL Python, .NET, Node and the Azure CLI. One read
+//! under the lock to be changed goes straight into the tree.
 
 use super::edit;
 use super::index::{EntryRef, Indexed, Section, Unreadable};
@@ -25,8 +26,8 @@ pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(300);
 /// The whole cache document.
 #[derive(Clone)]
 pub(crate) struct CacheDoc {
-    /// The text and the views lookups read: as loaded, or, after a change,
-    /// made from `tree` when a lookup first needs them.
+    /// The text and the views lookups read: as loaded, or made when a
+    /// lookup first needs them, from `source` or else from `tree`.
     read: OnceLock<Indexed>,
     /// The whole document, from the first change on (then it is the truth
     /// and `read` is derived from it), or from a load for a change on.
