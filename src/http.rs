@@ -114,16 +114,20 @@ impl Reply {
 
 /// A client's way to the network. Its agent is made, or found among those
 /// of the other clients, at its first request: a client that answers from
-/// the token cache sets up no HTTP at all.
+/// the token cache sets up no HTTP at all, and does not read the proxy
+/// environment either.
 pub(crate) struct Http {
+    /// The key of the client's agent, but for a proxy from the environment.
     key: Arc<AgentKey>,
+    /// Whether the proxy is the environment's, read at the first request.
+    proxy_from_environment: bool,
     agent: OnceLock<Arc<Agent>>,
 }
 
 /// Everything an agent is built from. Clients whose keys are equal get the
 /// same agent: one connection pool, and one rustls configuration (with its
 /// root store) made when the agent is.
-#[derive(PartialEq)]
+#[derive(PartialEq, Clone)]
 struct AgentKey {
     connect_timeout: Duration,
     io_timeout: Duration,
@@ -140,22 +144,11 @@ static AGENTS: Mutex<Vec<(Arc<AgentKey>, Weak<Agent>)>> = Mutex::new(Vec::new())
 impl Http {
     /// Checks the settings without making the agent: everything that can be
     /// wrong with them is found here, when the client is built. The proxy
-    /// environment is read here too, as it was when the agent was made here.
+    /// environment is read when the agent is made, at the first request: a
+    /// process served from the token cache never needs it.
     pub fn new(settings: &HttpSettings) -> Result<Self, Error> {
         let proxy = match &settings.proxy {
-            // As ureq without its SOCKS support does: a SOCKS proxy in the
-            // environment is meant for other programs too; go direct.
-            // ureq parses NO_PROXY before it looks for a proxy: skip both
-            // when no proxy is set, the usual case.
-            ProxySetting::FromEnvironment if !proxy_in_environment() => None,
-            ProxySetting::FromEnvironment => ureq::Proxy::try_from_env().filter(|p| {
-                let usable = is_connect_proxy(p);
-                if !usable {
-                    warn!("ignoring the SOCKS proxy in the environment: only HTTP CONNECT proxies are supported");
-                }
-                usable
-            }),
-            ProxySetting::Direct => None,
+            ProxySetting::FromEnvironment | ProxySetting::Direct => None,
             ProxySetting::Url(url) => {
                 let proxy = ureq::Proxy::new(url).map_err(|e| {
                     Error::config(format!("the proxy '{url}' is not usable")).with_source(e)
@@ -177,6 +170,7 @@ impl Http {
                 bundled_roots: !settings.replace_roots,
                 extra_roots: settings.extra_roots.clone(),
             }),
+            proxy_from_environment: matches!(settings.proxy, ProxySetting::FromEnvironment),
             agent: OnceLock::new(),
         })
     }
@@ -190,8 +184,19 @@ impl Http {
         }
         // Threads whose first requests race all get the registry's one agent
         // for the key, so whichever stores it stores the same.
-        let shared = shared_agent(&self.key)?;
+        let shared = shared_agent(&self.full_key())?;
         Ok(self.agent.get_or_init(|| shared))
+    }
+
+    /// The agent's key, with the environment's proxy when it is the one.
+    fn full_key(&self) -> Arc<AgentKey> {
+        if !self.proxy_from_environment {
+            return Arc::clone(&self.key);
+        }
+        Arc::new(AgentKey {
+            proxy: environment_proxy(),
+            ..(*self.key).clone()
+        })
     }
 
     /// Whether this client has set up its agent yet.
@@ -199,6 +204,24 @@ impl Http {
     pub fn has_agent(&self) -> bool {
         self.agent.get().is_some()
     }
+}
+
+/// The proxy the environment sets for us, if any.
+fn environment_proxy() -> Option<ureq::Proxy> {
+    // ureq parses NO_PROXY before it looks for a proxy: skip both when no
+    // proxy is set, the usual case.
+    if !proxy_in_environment() {
+        return None;
+    }
+    // As ureq without its SOCKS support does: a SOCKS proxy in the
+    // environment is meant for other programs too; go direct.
+    ureq::Proxy::try_from_env().filter(|p| {
+        let usable = is_connect_proxy(p);
+        if !usable {
+            warn!("ignoring the SOCKS proxy in the environment: only HTTP CONNECT proxies are supported");
+        }
+        usable
+    })
 }
 
 /// The agent of the live clients set up as `key` says, or a new one.
@@ -639,6 +662,27 @@ pub(crate) mod tests {
         })
         .unwrap();
         assert_ne!(address(other.agent().unwrap()), agents[0]);
+    }
+
+    #[test]
+    fn the_environment_proxy_is_read_at_the_first_request_not_at_build() {
+        let settings = HttpSettings {
+            extra_roots: parse_root_pem(self_signed_pem().as_bytes()).unwrap(),
+            ..HttpSettings::default()
+        };
+        let http = Http::new(&settings).unwrap();
+        assert!(http.proxy_from_environment);
+        assert!(http.key.proxy.is_none(), "nothing read at build");
+        assert!(http.full_key().proxy == environment_proxy());
+        // A proxy set in code is known at build, and the key is the same.
+        let http = Http::new(&HttpSettings {
+            proxy: ProxySetting::Url("http://127.0.0.1:3128".to_string()),
+            ..settings
+        })
+        .unwrap();
+        assert!(!http.proxy_from_environment);
+        assert!(http.key.proxy.is_some());
+        assert!(Arc::ptr_eq(&http.full_key(), &http.key));
     }
 
     #[test]

@@ -335,7 +335,7 @@ impl Cache {
                 return Ok(Arc::clone(doc));
             }
         }
-        let doc = match self.load()?.0 {
+        let doc = match self.load(false)?.0 {
             Loaded::Doc(doc) => doc,
             // Decide about unreadable contents only under the lock.
             Loaded::Unreadable(_) => {
@@ -549,7 +549,7 @@ impl Cache {
     /// The document under the lock (unreadable contents set aside), and the
     /// size of what the store held.
     fn load_locked(&self) -> Result<(CacheDoc, u64), Error> {
-        let (loaded, size) = self.load()?;
+        let (loaded, size) = self.load(true)?;
         let doc = match loaded {
             Loaded::Doc(doc) => doc,
             Loaded::Unreadable(reason) => self.set_aside(&reason)?,
@@ -557,12 +557,19 @@ impl Cache {
         Ok((doc, size))
     }
 
-    fn load(&self) -> Result<(Loaded, u64), Error> {
+    /// The stored document; `to_change` when the caller holds the lock and
+    /// is about to change it (see [`CacheDoc::from_bytes_to_change`]).
+    fn load(&self, to_change: bool) -> Result<(Loaded, u64), Error> {
         Ok(match self.store.load().map_err(|e| self.io("read", e))? {
             None => (Loaded::Doc(CacheDoc::default()), 0),
             Some(bytes) => {
                 let size = bytes.len() as u64;
-                match CacheDoc::from_bytes(bytes) {
+                let read = if to_change {
+                    CacheDoc::from_bytes_to_change(bytes)
+                } else {
+                    CacheDoc::from_bytes(bytes)
+                };
+                match read {
                     Ok(doc) => (Loaded::Doc(doc), size),
                     Err(reason) => (Loaded::Unreadable(reason), size),
                 }

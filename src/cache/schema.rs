@@ -2,9 +2,10 @@
 //! backend stores, and the lookups silent sign-in needs.
 //!
 //! A document is read once into views of the entries lookups need (see
-//! `index`); it becomes a whole tree only when it is changed (see `edit`),
-//! so that sections, entries and fields we do not know survive a rewrite:
-//! the file is shared with MSAL Python, .NET, Node and the Azure CLI.
+//! `index`); it becomes a whole tree only to be changed (see `edit`), so
+//! that sections, entries and fields we do not know survive a rewrite: the
+//! file is shared with MSAL Python, .NET, Node and the Azure CLI. One read
+//! under the lock to be changed goes straight into the tree.
 
 use super::edit;
 use super::index::{EntryRef, Indexed, Section, Unreadable};
@@ -25,12 +26,15 @@ pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(300);
 /// The whole cache document.
 #[derive(Clone)]
 pub(crate) struct CacheDoc {
-    /// The text and the views lookups read: as loaded, or, after a change,
-    /// made from `tree` when a lookup first needs them.
+    /// The text and the views lookups read: as loaded, or made when a
+    /// lookup first needs them, from `source` or else from `tree`.
     read: OnceLock<Indexed>,
     /// The whole document, from the first change on (then it is the truth
-    /// and `read` is derived from it).
+    /// and `read` is derived from it), or from a load for a change on.
     tree: Option<Map<String, Value>>,
+    /// The text `tree` was read from, while it is unchanged: a lookup before
+    /// the change reads its views from it, with no rewrite of the tree.
+    source: Option<String>,
     /// A change could not be made (see `tree_mut`): the document must not
     /// be written as if it had been.
     change_failed: bool,
@@ -42,6 +46,7 @@ impl Default for CacheDoc {
             change_failed: false,
             read: OnceLock::new(),
             tree: Some(Map::new()),
+            source: None,
         }
     }
 }
@@ -51,7 +56,7 @@ impl fmt::Debug for CacheDoc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheDoc")
             .field("entries", &self.indexed().entries())
-            .field("changed", &self.tree.is_some())
+            .field("changed", &(self.tree.is_some() && self.source.is_none()))
             .finish()
     }
 }
@@ -144,9 +149,32 @@ impl CacheDoc {
                 change_failed: false,
                 read: OnceLock::from(indexed),
                 tree: None,
+                source: None,
             }),
             Err(Unreadable::NotObject) => Err("it is JSON but not an object".into()),
             Err(Unreadable::NotJson(e)) => Err(format!("it is not valid JSON ({e})")),
+        }
+    }
+
+    /// As [`from_bytes`](Self::from_bytes), for a document about to be
+    /// changed: read straight into the tree a change needs, not first into
+    /// the views lookups read (which are made from the text only if a lookup
+    /// comes before the change). Any text the tree cannot be read from is
+    /// left to `from_bytes`, which says why it is unreadable, or reads it
+    /// as it always did (a change then fails, see `tree_mut`).
+    pub fn from_bytes_to_change(bytes: Vec<u8>) -> Result<CacheDoc, String> {
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => return Self::from_bytes(e.into_bytes()),
+        };
+        match serde_json::from_str::<Map<String, Value>>(&text) {
+            Ok(tree) => Ok(CacheDoc {
+                change_failed: false,
+                read: OnceLock::new(),
+                tree: Some(tree),
+                source: Some(text),
+            }),
+            Err(_) => Self::from_bytes(text.into_bytes()),
         }
     }
 
@@ -166,6 +194,11 @@ impl CacheDoc {
 
     fn indexed(&self) -> &Indexed {
         self.read.get_or_init(|| {
+            // Read from the same text as by `from_bytes` (the tree was read
+            // from it, so it is JSON); a copy: the tree may still change.
+            if let Some(source) = &self.source {
+                return Indexed::parse(source.clone()).unwrap_or_default();
+            }
             let tree = self.tree.as_ref().map(pretty).unwrap_or_default();
             String::from_utf8(tree)
                 .ok()
@@ -191,6 +224,7 @@ impl CacheDoc {
             }
         }
         self.read = OnceLock::new();
+        self.source = None;
         self.tree.as_mut()
     }
 
@@ -803,6 +837,58 @@ mod tests {
             let unchanged = CacheDoc::parse(text.as_bytes()).unwrap();
             let rewritten: Value = serde_json::from_slice(&unchanged.to_bytes()).unwrap();
             assert_eq!(rewritten, before);
+        }
+    }
+
+    #[test]
+    fn a_document_read_to_change_reads_and_changes_as_one_read_for_lookups() {
+        let unknown = r#""Other": {"k": {"v": "1", "deep": {"x": "\u00e9"}}},"#;
+        let odd = r#""Other": {"n": [1e3]}, "AppMetadata": "odd","#;
+        for (extra_top, extra_entry) in [(unknown, r#""custom": {"keep": "me"}, "#), (odd, "")] {
+            let text = one_account(extra_top, extra_entry);
+            let mut looked = CacheDoc::parse(text.as_bytes()).unwrap();
+            let mut to_change = CacheDoc::from_bytes_to_change(text.clone().into_bytes()).unwrap();
+            assert!(
+                to_change.read.get().is_none(),
+                "no views made before a lookup"
+            );
+            assert_eq!(to_change.to_bytes(), looked.to_bytes(), "the same rewrite");
+            // A lookup before the change reads the text.
+            assert_eq!(cached_secret(&to_change).as_deref(), Some("at"));
+            assert_eq!(
+                format!("{:?}", to_change.all_accounts()),
+                format!("{:?}", looked.all_accounts())
+            );
+            for doc in [&mut looked, &mut to_change] {
+                let token = issued("new", &["y"], at(NOW), 3600);
+                doc.save(&APP, &token, None, "g", at(NOW));
+                assert!(!doc.change_failed());
+            }
+            assert_eq!(to_change.to_bytes(), looked.to_bytes(), "changed alike");
+            // A lookup after the change sees it, not the text as loaded.
+            let scopes = ["y".to_string()];
+            let wanted = Wanted {
+                scopes: &scopes,
+                home_account_id: "",
+            };
+            let new = to_change.access_token(&APP, &wanted, at(NOW)).unwrap();
+            assert_eq!(new.access_token().secret(), "new");
+            assert_eq!(cached_secret(&to_change).as_deref(), Some("at"));
+        }
+        // What cannot be read is refused in the same words.
+        for bytes in [
+            &b""[..],
+            b" \n\t",
+            b"[1, 2]",
+            b"{\"AccessToken\": {",
+            b"{} x",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                CacheDoc::from_bytes_to_change(bytes.to_vec()).unwrap_err(),
+                CacheDoc::parse(bytes).unwrap_err(),
+                "{bytes:?}"
+            );
         }
     }
 
