@@ -12,10 +12,10 @@
 # "release-small"), BENCH_TARGETS (targets whose stripped size is reported;
 # their toolchains are installed as scripts/cross-test.sh does; default
 # "x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf").
-# BENCH_PARTS (default "size runs accounts wakeups inprocess"): the sections
-# to produce. The runs are measured for the host's glibc binary, the same
-# linked by scripts/small-link.sh (profile release-small), and a static musl
-# one. Needs gcc (a launcher that reads wait4's rusage), valgrind
+# BENCH_PARTS (default "size runs speed accounts wakeups inprocess"): the
+# sections to produce. The runs are measured for the host's glibc binary, the
+# same linked by scripts/small-link.sh (profile release-small), and a static
+# musl one; "speed" runs them again for the host's command built for speed. Needs gcc (a launcher that reads wait4's rusage), valgrind
 # (callgrind) and, for "wakeups", strace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ export CARGO_TERM_COLOR=never
 
 profile=${BENCH_PROFILE:-release-small}
 targets=${BENCH_TARGETS-x86_64-unknown-linux-musl aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}
-parts=" ${BENCH_PARTS:-size runs accounts wakeups inprocess} "
+parts=" ${BENCH_PARTS:-size runs speed accounts wakeups inprocess} "
 part() { [[ $parts == *" $1 "* ]]; }
 . scripts/cross-env.sh
 client_id=11111111-2222-3333-4444-555555555555
@@ -149,6 +149,23 @@ echo "|---|---:|---:|---:|---:|---:|---:|"
 runs "$bin" "glibc"
 [ -n "$small_bin" ] && runs "$small_bin" "glibc, small-link"
 [ -n "$musl_bin" ] && runs "$musl_bin" "static musl"
+echo
+fi
+
+if part speed; then
+# The profile issue 14's review compared crates with (opt-level 3, fat LTO,
+# one codegen unit, panic = "abort", stripped): the same code built for
+# speed instead of size, in its own target directory.
+CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+    CARGO_PROFILE_RELEASE_STRIP=true cargo build --quiet --locked --release -p devicecode-cli \
+    --target-dir target/speed >&2
+echo "## Built for speed (opt-level 3, fat LTO, one codegen unit, panic = \"abort\")"
+echo
+echo "The review's comparison profile; \`release-small\` trades these instructions for size. x86_64, $(stripped target/speed/release/devicecode) bytes stripped."
+echo
+echo "| run | peak RSS | user+sys CPU | instructions | TCP connections | TLS handshakes | requests before the code |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+runs target/speed/release/devicecode "glibc, opt-level 3"
 echo
 fi
 
