@@ -253,7 +253,7 @@ pub(crate) enum Decision {
 /// field decides, whatever the HTTP status: GitHub-style servers send errors
 /// with HTTP 200.
 pub(crate) fn decide(
-    reply: Reply,
+    mut reply: Reply,
     scopes: &[String],
     environment: &str,
     now: std::time::SystemTime,
@@ -266,7 +266,7 @@ pub(crate) fn decide(
             };
         }
         // A captive portal can come and go while the person signs in.
-        Answer::Transient(error) => return Decision::Retry(error, reply.retry_after),
+        Answer::Transient(error) => return Decision::Retry(error, reply.retry_after.take()),
         Answer::Invalid(error) => return Decision::Stop(error),
         Answer::Refused(service) => service,
     };
@@ -286,7 +286,7 @@ pub(crate) fn decide(
         _ => {
             let error = oauth::refusal(service, "the token request");
             if error.is_retryable() {
-                Decision::Retry(error, reply.retry_after)
+                Decision::Retry(error, reply.retry_after.take())
             } else {
                 Decision::Stop(error)
             }

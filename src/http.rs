@@ -80,7 +80,8 @@ pub(crate) enum ProxySetting {
     Url(String),
 }
 
-/// An answer whose body has been read to the end.
+/// An answer whose body has been read to the end. The body holds tokens:
+/// it is wiped when the reply is dropped.
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub status: u16,
@@ -90,6 +91,15 @@ pub(crate) struct Reply {
     pub location: Option<String>,
     /// The `DPoP-Nonce` header (RFC 9449 section 8).
     pub dpop_nonce: Option<String>,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // The body never grew (see `read_reply`): what it held is all in
+        // its contents, and its spare room, up to 64 KiB never written,
+        // stays untouched (no pages made resident to zero it).
+        zeroize::Zeroize::zeroize(self.body.as_mut_slice());
+    }
 }
 
 impl Reply {
@@ -374,10 +384,13 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
     let dpop_nonce = header("dpop-nonce");
     // Sized for the length the server announced (within the limit): no
     // growing, and no small probing reads, as for a body of unknown length.
-    let announced = header("content-length")
+    // A body of unknown length gets room for the most it may be, so that
+    // the buffer never grows: a grown buffer frees its old block, tokens
+    // and all, unwiped (the room is only address space until written).
+    let room = header("content-length")
         .and_then(|n| n.parse::<u64>().ok())
-        .map_or(0, |n| n.min(BODY_LIMIT));
-    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        .map_or(BODY_LIMIT.saturating_add(1), |n| n.min(BODY_LIMIT));
+    let mut body = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     // Reading to the end is what returns the connection to the pool. As
     // ureq's `read_to_vec`, which gives no room for a size.
     std::io::Read::read_to_end(

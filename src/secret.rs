@@ -55,9 +55,16 @@ macro_rules! secret_type {
 /// keeps the old bytes there. Returns the zeroed allocation, to be freed.
 fn wipe(secret: String) -> Vec<u8> {
     let mut bytes = secret.into_bytes();
+    wipe_bytes(&mut bytes);
+    bytes
+}
+
+/// Zeroes the whole allocation of a buffer that held secrets (a request
+/// or an answer in plain text), contents and spare capacity, as [`wipe`]
+/// does: the buffer is about to be freed or reused.
+pub(crate) fn wipe_bytes(bytes: &mut Vec<u8>) {
     bytes.spare_capacity_mut().zeroize();
     bytes.as_mut_slice().zeroize();
-    bytes
 }
 
 secret_type!(
@@ -99,6 +106,22 @@ mod tests {
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("AccessToken([redacted])"), "{shown}");
         assert_eq!(AccessToken::new("abc").secret(), "abc");
+    }
+
+    #[test]
+    fn a_buffer_is_zeroed_in_place() {
+        let mut buffer = b"refresh_token=0.AXYZ&grant_type=refresh_token".to_vec();
+        buffer.reserve(100);
+        buffer.truncate(8);
+        let (at, capacity) = (buffer.as_ptr(), buffer.capacity());
+        wipe_bytes(&mut buffer);
+        assert_eq!(
+            (buffer.as_ptr(), buffer.capacity(), buffer.len()),
+            (at, capacity, 8)
+        );
+        assert!(buffer.iter().all(|&b| b == 0));
+        // The spare capacity (where the cut-off bytes lie) cannot be read
+        // from safe Rust; zeroize's `MaybeUninit` slice path writes it.
     }
 
     #[test]

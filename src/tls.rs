@@ -380,8 +380,17 @@ impl PlainBuffers {
         {
             to.copy_from_slice(from);
         }
-        self.input.fill(0);
+        crate::secret::wipe_bytes(&mut self.input);
         self.input = grown;
+    }
+}
+
+/// The buffers hold requests and answers in plain text, refresh tokens and
+/// access tokens among them.
+impl Drop for PlainBuffers {
+    fn drop(&mut self) {
+        crate::secret::wipe_bytes(&mut self.input);
+        crate::secret::wipe_bytes(&mut self.output);
     }
 }
 
