@@ -81,8 +81,7 @@ pub(crate) enum ProxySetting {
 }
 
 /// An answer whose body has been read to the end. The body holds tokens:
-/// it is wiped when the reply is dropped.
-#[derive(Debug)]
+/// it is wiped when the reply is dropped, and `Debug` gives its length only.
 pub(crate) struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
@@ -91,6 +90,16 @@ pub(crate) struct Reply {
     pub location: Option<String>,
     /// The `DPoP-Nonce` header (RFC 9449 section 8).
     pub dpop_nonce: Option<String>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &format_args!("[{} bytes]", self.body.len()))
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Reply {
@@ -393,11 +402,15 @@ fn read_reply(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Resu
     let mut body = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     // Reading to the end is what returns the connection to the pool. As
     // ureq's `read_to_vec`, which gives no room for a size.
-    std::io::Read::read_to_end(
+    let read = std::io::Read::read_to_end(
         &mut response.body_mut().with_config().limit(BODY_LIMIT).reader(),
         &mut body,
-    )
-    .map_err(ureq::Error::from)
+    );
+    if read.is_err() {
+        // Part of a token answer may have arrived before the failure.
+        zeroize::Zeroize::zeroize(body.as_mut_slice());
+    }
+    read.map_err(ureq::Error::from)
     .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => Error::invalid(format!(
                 "the answer from {url} is larger than {BODY_LIMIT} bytes: this is not an OAuth server answer"
@@ -696,6 +709,21 @@ pub(crate) mod tests {
         assert!(!http.proxy_from_environment);
         assert!(http.key.proxy.is_some());
         assert!(Arc::ptr_eq(&http.full_key(), &http.key));
+    }
+
+    #[test]
+    fn a_reply_shows_its_body_s_length_only() {
+        let reply = Reply {
+            status: 200,
+            body: br#"{"access_token":"s3cr3t-at","refresh_token":"s3cr3t-rt"}"#.to_vec(),
+            content_type: Some("application/json".to_string()),
+            retry_after: None,
+            location: None,
+            dpop_nonce: None,
+        };
+        let shown = format!("{reply:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("[56 bytes]"), "{shown}");
     }
 
     #[test]
