@@ -156,7 +156,7 @@ fn add_claims<'a>(form: &mut Form<'a>, claims: Option<&'a str>) {
 /// fraction of its cost: ureq encodes through an iterator of string pieces
 /// and allocates twice per field. The body carries secrets: it is wiped on
 /// drop.
-pub(crate) fn form_body(form: &[(&str, &str)]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(crate) fn form_body(form: &[(&str, &str)]) -> crate::secret::SecretBytes {
     // The exact size, so that the buffer never grows: a grown Vec frees
     // its old block, with the secrets written so far, unwiped.
     let size = form.iter().fold(0usize, |n, (k, v)| {
@@ -164,7 +164,7 @@ pub(crate) fn form_body(form: &[(&str, &str)]) -> zeroize::Zeroizing<Vec<u8>> {
             .saturating_add(encoded_len(v))
             .saturating_add(2)
     });
-    let mut body = zeroize::Zeroizing::new(Vec::with_capacity(size));
+    let mut body = crate::secret::SecretBytes(Vec::with_capacity(size));
     for (i, (key, value)) in form.iter().enumerate() {
         if i > 0 {
             body.push(b'&');

@@ -67,6 +67,30 @@ pub(crate) fn wipe_bytes(bytes: &mut Vec<u8>) {
     bytes.as_mut_slice().zeroize();
 }
 
+/// Bytes that carry secrets (a request body in plain text), wiped by
+/// [`wipe_bytes`] when dropped: `zeroize::Zeroizing` would wipe them one
+/// byte at a time.
+pub(crate) struct SecretBytes(pub Vec<u8>);
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        wipe_bytes(&mut self.0);
+    }
+}
+
+impl std::ops::Deref for SecretBytes {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SecretBytes {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
 secret_type!(
     /// The `device_code` of a pending sign-in: whoever holds it gets the tokens
     /// when the person approves.
